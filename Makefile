@@ -1,0 +1,50 @@
+# Every repeated developer task. `make run` and `make test` are the README's two commands.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format migrate migration bench bench-availability clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+run: $(STAMP)
+	@mkdir -p var
+	$(BIN)/tos migrate
+	$(BIN)/tos demo
+	$(BIN)/tos serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench migrations
+	$(BIN)/ruff check --fix src tests bench migrations
+
+migrate: $(STAMP)
+	$(BIN)/tos migrate
+
+# Regenerate the single initial migration from the models (allowed until the first release).
+migration: $(STAMP)
+	rm -f migrations/versions/0001_initial.py var/_autogen.db
+	TOS_DATABASE_URL=sqlite:///var/_autogen.db $(BIN)/alembic revision --autogenerate --rev-id 0001 -m initial
+	rm -f var/_autogen.db*
+	$(BIN)/ruff format migrations >/dev/null
+
+bench: bench-availability
+
+bench-availability: $(STAMP)
+	$(BIN)/python bench/availability.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

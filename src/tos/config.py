@@ -1,0 +1,43 @@
+"""One Settings object, read from TOS_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOS_", env_file=".env", extra="ignore")
+
+    env: str = "development"  # development | test | production
+    database_url: str = f"sqlite:///{Path('var') / 'tos.db'}"
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET
+    # Embedded job queue file when no Redis is configured.
+    huey_sqlite_path: str = str(Path("var") / "huey.db")
+    public_cache_seconds: int = 60
+    log_level: str = "INFO"
+    sql_echo: bool = False
+    db_pool_size: int = 10
+    # SQLite waits this long for the write lock before answering 409 BUSY.
+    sqlite_busy_timeout_ms: int = 5000
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("TOS_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,10 @@
+"""Imports every module's tables so Base.metadata is complete (Alembic, tests)."""
+
+from tos.audit import models as audit_models  # noqa: F401
+from tos.catalog import models as catalog_models  # noqa: F401
+from tos.db.base import Base
+from tos.identity import models as identity_models  # noqa: F401
+from tos.inventory import models as inventory_models  # noqa: F401
+from tos.operations import models as operations_models  # noqa: F401
+
+metadata = Base.metadata
