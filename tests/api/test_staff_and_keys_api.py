@@ -211,3 +211,13 @@ def test_audit_pages_by_cursor_without_gaps_or_repeats(client, org):
 def test_a_garbled_cursor_is_422(client, org):
     r = client.get("/api/v1/audit?cursor=%%%garbage", headers=org.headers())
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("values", [["\u0000"], [2**40], [None], [{"a": 1}], ["x" * 500], []])
+def test_a_forged_cursor_is_422_and_never_reaches_the_database(client, org, values):
+    import base64
+    import json
+
+    cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    r = client.get(f"/api/v1/audit?cursor={cursor}", headers=org.headers())
+    assert r.status_code == 422

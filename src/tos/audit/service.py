@@ -14,6 +14,8 @@ from tos.audit.models import AuditEntry
 from tos.core import requestctx
 from tos.identity.actors import Actor
 
+_SNAPSHOT: Any = object()
+
 # Never written to the audit trail, whatever entity carries them.
 _SECRET_COLUMNS = frozenset({"key_hash", "password_hash", "secret", "webhook_secret"})
 
@@ -49,12 +51,13 @@ def record(
     entity: Any,
     *,
     before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    after: dict[str, Any] | None | object = _SNAPSHOT,
     entity_type: str | None = None,
 ) -> AuditEntry:
-    """Audit `action` on `entity` (flushed so its id exists). `after` defaults to its snapshot."""
+    """Audit `action` on `entity` (flushed so its id exists). `after` defaults to its snapshot;
+    pass `after=None` for a deletion."""
     session.flush()
-    if after is None and entity is not None:
+    if after is _SNAPSHOT:
         after = snapshot(entity)
     entry = AuditEntry(
         organization_id=getattr(entity, "organization_id", None) or actor.organization_id,

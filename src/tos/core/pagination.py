@@ -60,11 +60,20 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
 
 
 def _parse(col: InstrumentedAttribute[Any], value: Any) -> Any:
+    """A cursor comes from the client: every value is checked against its column's type, so a
+    forged one is a 422 and never reaches the database."""
     python_type = col.type.python_type
-    if value is None:
-        return None
+    if python_type is int:
+        if type(value) is not int or abs(value) >= 2**31:
+            raise ValueError
+        return value
+    if not isinstance(value, str) or "\x00" in value or len(value) > 200:
+        raise ValueError
     if python_type is dt.datetime:
-        return dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed
     if python_type is dt.date:
         return dt.date.fromisoformat(value)
     if python_type is dt.time:
