@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,6 +72,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return _render(request, exc.status_code, code, str(exc.detail), {})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError):
+        # A value the database cannot hold (a NUL in text, an integer out of range) is the
+        # client's input, not our failure.
+        return _render(request, 422, "VALIDATION_ERROR",
+                       "A value in the request cannot be stored", {"fields": []})  # fmt: skip
 
     @app.exception_handler(OperationalError)
     async def _db_busy(request: Request, exc: OperationalError):

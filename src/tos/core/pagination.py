@@ -87,31 +87,48 @@ def paginate(
     order_by: Sequence[InstrumentedAttribute[Any]],
     params: PageParams,
     *,
-    transform: Callable[[Any], Any] = lambda x: x,
+    transform: Callable[[Any], Any] | None = None,
+    transform_page: Callable[[list[Any]], list[Any]] | None = None,
+    descending: bool = False,
 ) -> dict[str, Any]:
-    """Run `stmt` (a select of one entity) ordered by `order_by` (ascending, unique in total,
-    ending with the id)."""
+    """Run `stmt` (a select of one entity) ordered by `order_by` (unique in total, ending with
+    the id), ascending or descending. `transform` shapes each row; `transform_page` the whole
+    page at once (one query for what the rows need, not one per row)."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    ordered = stmt.order_by(*order_by)
+    ordered = stmt.order_by(*[c.desc() if descending else c for c in order_by])
     if params.page is not None:
         ordered = ordered.offset((params.page - 1) * params.limit)
     elif params.cursor:
-        ordered = ordered.where(_after(order_by, _decode(params.cursor, order_by)))
+        cursor = _decode(params.cursor, order_by)
+        ordered = ordered.where(_after(order_by, cursor, descending=descending))
     rows = list(session.scalars(ordered.limit(params.limit + 1)))
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
     next_cursor = _encode([getattr(rows[-1], c.key) for c in order_by]) if has_more else None
     return {
-        "items": [transform(r) for r in rows],
+        "items": _shape(rows, transform, transform_page),
         "next_cursor": next_cursor,
         "total_count": total,
     }
 
 
-def _after(columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any]) -> Any:
-    """(c1, c2, ...) > (v1, v2, ...) spelled out, portable to SQLite."""
+def _after(
+    columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], *, descending: bool
+) -> Any:
+    """(c1, c2, ...) > (v1, v2, ...) spelled out (or < when descending), portable to SQLite."""
     clauses = []
     for i, col in enumerate(columns):
         equal_prefix = [columns[j] == values[j] for j in range(i)]
-        clauses.append(and_(*equal_prefix, col > values[i]))
+        beyond = col < values[i] if descending else col > values[i]
+        clauses.append(and_(*equal_prefix, beyond))
     return or_(*clauses)
+
+
+def _shape(
+    rows: list[Any],
+    transform: Callable[[Any], Any] | None,
+    transform_page: Callable[[list[Any]], list[Any]] | None,
+) -> list[Any]:
+    if transform_page is not None:
+        return transform_page(rows)
+    return [transform(r) for r in rows] if transform is not None else rows

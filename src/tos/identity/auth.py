@@ -36,6 +36,14 @@ class Context:
     def own_only(self) -> bool:
         return self.scope is Scope.OWN
 
+    def ensure(self, perm: Perm) -> Scope:
+        """A second permission for the same request (e.g. a money transition), checked against
+        the same table."""
+        scope = scope_for(self.user.role, perm)
+        if scope is None:
+            raise Forbidden(f"role {self.user.role} may not {perm.value}")
+        return scope
+
 
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")

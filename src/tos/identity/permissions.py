@@ -101,3 +101,13 @@ def may_manage_role(manager_scope: Scope, target_role: Role | str) -> bool:
     if manager_scope is Scope.STAFF_ONLY:
         return target is Role.STAFF
     return False
+
+
+def perm_for_transition(target: str) -> Perm:
+    """Seed 004's "accountant changes stage only" = the money transitions; cancelling has its
+    own row in the table."""
+    if target in ("payment_confirmed", "refunded"):
+        return Perm.MONEY_WRITE
+    if target == "cancelled":
+        return Perm.BOOKINGS_CANCEL
+    return Perm.BOOKINGS_WRITE
