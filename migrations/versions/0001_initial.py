@@ -2,17 +2,17 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:50:15.244271
+Create Date: 2026-11-22 03:16:56.897207
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy import Text  # noqa: F401
-from sqlalchemy.dialects import postgresql
 
 import tos.db.types  # noqa: F401
+from sqlalchemy import Text  # noqa: F401
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -85,6 +85,113 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_audit_log_organization_id"), ["organization_id"], unique=False
         )
+
+    op.create_table(
+        "customers",
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("first_name", sa.String(length=100), nullable=False),
+        sa.Column("last_name", sa.String(length=100), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("marketing_consent", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "created_at",
+            tos.db.types.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            tos.db.types.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_customers_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+        sa.UniqueConstraint(
+            "organization_id", "email", name=op.f("uq_customers_organization_id_email")
+        ),
+    )
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customers_organization_id"), ["organization_id"], unique=False
+        )
+
+    op.create_table(
+        "idempotency_records",
+        sa.Column("scope", sa.String(length=120), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column(
+            "response",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("created_at", tos.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_idempotency_records_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_records")),
+        sa.UniqueConstraint(
+            "organization_id",
+            "scope",
+            "key",
+            name=op.f("uq_idempotency_records_organization_id_scope_key"),
+        ),
+    )
+    with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_idempotency_records_organization_id"), ["organization_id"], unique=False
+        )
+
+    op.create_table(
+        "outbox",
+        sa.Column("event", sa.String(length=64), nullable=False),
+        sa.Column("handler", sa.String(length=64), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("due_at", tos.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", tos.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", tos.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_outbox_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outbox_organization_id"), ["organization_id"], unique=False
+        )
+        batch_op.create_index("ix_outbox_status_due", ["status", "due_at"], unique=False)
 
     op.create_table(
         "tours",
@@ -576,11 +683,277 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_schedules_variant_id"), ["variant_id"], unique=False)
 
+    op.create_table(
+        "bookings",
+        sa.Column("reference", sa.String(length=20), nullable=False),
+        sa.Column("customer_id", sa.String(length=36), nullable=False),
+        sa.Column("schedule_id", sa.String(length=36), nullable=True),
+        sa.Column("tour_id", sa.String(length=36), nullable=True),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("assigned_to", sa.String(length=36), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("subtotal", sa.Integer(), nullable=False),
+        sa.Column("discount_total", sa.Integer(), nullable=False),
+        sa.Column("tax_total", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("deposit_required", sa.Integer(), nullable=False),
+        sa.Column(
+            "price_snapshot",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("held_seats", sa.Integer(), nullable=False),
+        sa.Column("overbooked_seats", sa.Integer(), nullable=False),
+        sa.Column("participants_count", sa.Integer(), nullable=False),
+        sa.Column("special_requests", sa.Text(), nullable=True),
+        sa.Column("dietary_restrictions", sa.Text(), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column(
+            "utm",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("expires_at", tos.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.String(length=500), nullable=True),
+        sa.Column(
+            "flags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_by_type", sa.String(length=20), nullable=False),
+        sa.Column("created_by_id", sa.String(length=36), nullable=True),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "created_at",
+            tos.db.types.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            tos.db.types.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.CheckConstraint(
+            "held_seats >= 0 AND overbooked_seats >= 0", name=op.f("ck_bookings_seats_not_negative")
+        ),
+        sa.ForeignKeyConstraint(
+            ["assigned_to"],
+            ["users.id"],
+            name=op.f("fk_bookings_assigned_to_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_bookings_customer_id_customers"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_bookings_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["schedules.id"],
+            name=op.f("fk_bookings_schedule_id_schedules"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tour_id"], ["tours.id"], name=op.f("fk_bookings_tour_id_tours"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bookings")),
+        sa.UniqueConstraint(
+            "organization_id", "reference", name=op.f("uq_bookings_organization_id_reference")
+        ),
+    )
+    with op.batch_alter_table("bookings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bookings_assigned_to"), ["assigned_to"], unique=False)
+        batch_op.create_index("ix_bookings_customer", ["customer_id"], unique=False)
+        batch_op.create_index("ix_bookings_expiry", ["status", "expires_at"], unique=False)
+        batch_op.create_index("ix_bookings_org_status", ["organization_id", "status"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_bookings_organization_id"), ["organization_id"], unique=False
+        )
+        batch_op.create_index("ix_bookings_schedule", ["schedule_id"], unique=False)
+
+    op.create_table(
+        "booking_lifecycle_events",
+        sa.Column("booking_id", sa.String(length=36), nullable=False),
+        sa.Column("from_status", sa.String(length=24), nullable=True),
+        sa.Column("to_status", sa.String(length=24), nullable=False),
+        sa.Column("actor_type", sa.String(length=20), nullable=False),
+        sa.Column("actor_id", sa.String(length=36), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column(
+            "metadata",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
+        sa.Column("created_at", tos.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            name=op.f("fk_booking_lifecycle_events_booking_id_bookings"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_booking_lifecycle_events_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_lifecycle_events")),
+        sa.UniqueConstraint(
+            "booking_id",
+            "idempotency_key",
+            name=op.f("uq_booking_lifecycle_events_booking_id_idempotency_key"),
+        ),
+    )
+    with op.batch_alter_table("booking_lifecycle_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_booking_lifecycle_events_booking_id"), ["booking_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_booking_lifecycle_events_organization_id"),
+            ["organization_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "booking_lines",
+        sa.Column("booking_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("schedule_id", sa.String(length=36), nullable=True),
+        sa.Column("pricing_tier_id", sa.String(length=36), nullable=True),
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("unit_type", sa.String(length=16), nullable=True),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_amount", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column(
+            "participants",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", tos.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('scheduled', 'item', 'adjustment')", name=op.f("ck_booking_lines_kind")
+        ),
+        sa.CheckConstraint("quantity >= 0", name=op.f("ck_booking_lines_quantity_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            name=op.f("fk_booking_lines_booking_id_bookings"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_booking_lines_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["pricing_tier_id"],
+            ["pricing_tiers.id"],
+            name=op.f("fk_booking_lines_pricing_tier_id_pricing_tiers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"], ["schedules.id"], name=op.f("fk_booking_lines_schedule_id_schedules")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_lines")),
+    )
+    with op.batch_alter_table("booking_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_booking_lines_booking_id"), ["booking_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_booking_lines_organization_id"), ["organization_id"], unique=False
+        )
+
+    op.create_table(
+        "ledger_entries",
+        sa.Column("booking_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("method", sa.String(length=40), nullable=True),
+        sa.Column("reference", sa.String(length=200), nullable=True),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("provider", sa.String(length=20), nullable=True),
+        sa.Column("provider_ref", sa.String(length=200), nullable=True),
+        sa.Column("actor_type", sa.String(length=20), nullable=False),
+        sa.Column("actor_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", tos.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("settled_at", tos.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("organization_id", sa.String(length=36), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('pending', 'succeeded', 'failed')", name=op.f("ck_ledger_entries_status")
+        ),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_entries_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            name=op.f("fk_ledger_entries_booking_id_bookings"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_ledger_entries_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entries")),
+    )
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ledger_entries_booking_id"), ["booking_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_ledger_entries_organization_id"), ["organization_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_entries_organization_id"))
+        batch_op.drop_index(batch_op.f("ix_ledger_entries_booking_id"))
+
+    op.drop_table("ledger_entries")
+    with op.batch_alter_table("booking_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_booking_lines_organization_id"))
+        batch_op.drop_index(batch_op.f("ix_booking_lines_booking_id"))
+
+    op.drop_table("booking_lines")
+    with op.batch_alter_table("booking_lifecycle_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_booking_lifecycle_events_organization_id"))
+        batch_op.drop_index(batch_op.f("ix_booking_lifecycle_events_booking_id"))
+
+    op.drop_table("booking_lifecycle_events")
+    with op.batch_alter_table("bookings", schema=None) as batch_op:
+        batch_op.drop_index("ix_bookings_schedule")
+        batch_op.drop_index(batch_op.f("ix_bookings_organization_id"))
+        batch_op.drop_index("ix_bookings_org_status")
+        batch_op.drop_index("ix_bookings_expiry")
+        batch_op.drop_index("ix_bookings_customer")
+        batch_op.drop_index(batch_op.f("ix_bookings_assigned_to"))
+
+    op.drop_table("bookings")
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_schedules_variant_id"))
         batch_op.drop_index(batch_op.f("ix_schedules_organization_id"))
@@ -629,6 +1002,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tours_org_status")
 
     op.drop_table("tours")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_status_due")
+        batch_op.drop_index(batch_op.f("ix_outbox_organization_id"))
+
+    op.drop_table("outbox")
+    with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_idempotency_records_organization_id"))
+
+    op.drop_table("idempotency_records")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customers_organization_id"))
+
+    op.drop_table("customers")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_organization_id"))
         batch_op.drop_index("ix_audit_log_entity")

@@ -1,16 +1,45 @@
-"""The tables that connect modules: routers now; event handlers and provider registries later."""
+"""The tables that connect modules: routers, and which handlers react to which events."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+Handler = Callable[[Session, object], None]
 
 
 def routers() -> list[APIRouter]:
     from tos.audit.api import router as audit
+    from tos.bookings.api import router as bookings
+    from tos.bookings.seed_api import router as booking_lifecycle_seed
     from tos.catalog.api import router as catalog
     from tos.catalog.public_api import router as public_catalog
     from tos.identity.api import router as identity
     from tos.inventory.api import router as inventory
     from tos.operations.api import router as operations
+    from tos.outbox.api import router as outbox
+    from tos.payments.api import router as payments
 
-    return [identity, audit, catalog, inventory, operations, public_catalog]
+    return [identity, audit, catalog, inventory, operations, bookings, payments, outbox,
+            booking_lifecycle_seed, public_catalog]  # fmt: skip
+
+
+def _handlers() -> dict[str, Handler]:
+    from tos.bookings import handlers as bookings
+
+    return {"bookings.expire_hold": bookings.expire_hold}  # type: ignore[dict-item]
+
+
+# event name -> handler names that react to it. Events with no handler yet write no outbox row;
+# messaging, documents and integrator webhooks subscribe here in later issues.
+EVENT_HANDLERS: dict[str, tuple[str, ...]] = {}
+
+
+def handlers_for(event: str) -> tuple[str, ...]:
+    return EVENT_HANDLERS.get(event, ())
+
+
+def handler(name: str) -> Handler:
+    return _handlers()[name]

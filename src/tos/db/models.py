@@ -1,10 +1,15 @@
 """Imports every module's tables so Base.metadata is complete (Alembic, tests)."""
 
 from tos.audit import models as audit_models  # noqa: F401
+from tos.bookings import models as bookings_models  # noqa: F401
 from tos.catalog import models as catalog_models  # noqa: F401
+from tos.crm import models as crm_models  # noqa: F401
 from tos.db.base import Base
+from tos.idempotency import models as idempotency_models  # noqa: F401
 from tos.identity import models as identity_models  # noqa: F401
 from tos.inventory import models as inventory_models  # noqa: F401
 from tos.operations import models as operations_models  # noqa: F401
+from tos.outbox import models as outbox_models  # noqa: F401
+from tos.payments import models as payments_models  # noqa: F401
 
 metadata = Base.metadata

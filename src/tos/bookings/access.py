@@ -1,0 +1,26 @@
+"""Row rules of the permission table for bookings: staff see the bookings assigned to them,
+guides the bookings on the schedules they lead. Applied in queries, so other rows are 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, true
+
+from tos.bookings.models import Booking
+from tos.identity.permissions import Role, Scope
+from tos.inventory.models import Schedule
+from tos.operations.models import Guide
+
+
+def row_rule(*, role: str, user_id: str, scope: Scope) -> Any:
+    if scope is not Scope.OWN:
+        return true()
+    if role == Role.GUIDE:
+        led = (
+            select(Schedule.id)
+            .join(Guide, Guide.id == Schedule.assigned_guide_id)
+            .where(Guide.user_id == user_id)
+        )
+        return Booking.schedule_id.in_(led)
+    return Booking.assigned_to == user_id

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from tos.bookings import queries, service
+from tos.bookings.access import row_rule
+from tos.bookings.models import Booking
+from tos.bookings.schemas import (
+    BookingIn,
+    BookingOut,
+    BookingPatch,
+    CancelIn,
+    LifecycleEventOut,
+    OwnerIn,
+    StageIn,
+    TransitionIn,
+)
+from tos.bookings.transitions import transition
+from tos.core.errors import ValidationFailed
+from tos.core.pagination import Page, PageParams, page_params, paginate
+from tos.idempotency import service as idempotency
+from tos.identity.auth import Context, require
+from tos.identity.permissions import Perm, perm_for_transition
+
+router = APIRouter(prefix="/api/v1", tags=["bookings"])
+
+
+def _visible(ctx: Context, booking_id: str, *, perm: Perm | None = None, lock: bool = False):
+    """The booking if the caller may see it (row rules) — and, with `perm`, act on it."""
+    scope = ctx.ensure(perm) if perm else ctx.scope
+    rule = row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=scope)
+    return service.get_booking(ctx.session, booking_id, rule=rule, lock=lock)
+
+
+def _detail(ctx: Context, booking: Booking) -> dict:
+    return BookingOut.model_validate(queries.booking_detail(ctx.session, booking)).model_dump(
+        mode="json"
+    )
+
+
+@router.post("/bookings", response_model=BookingOut, status_code=status.HTTP_201_CREATED)
+def create_booking(
+    body: BookingIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    ctx: Context = Depends(require(Perm.BOOKINGS_WRITE)),
+):
+    claim = None
+    if idempotency_key is not None:
+        claim = idempotency.claim(
+            ctx.session,
+            scope="POST /api/v1/bookings",
+            key=idempotency_key,
+            body=body.model_dump(mode="json"),
+        )
+        if isinstance(claim, idempotency.Replay):
+            ctx.session.rollback()
+            return JSONResponse(
+                claim.body, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+    booking = service.create_booking(
+        ctx.session, ctx.actor, ctx.organization, body, scope=ctx.scope
+    )
+    out = _detail(ctx, booking)
+    if claim is not None:
+        idempotency.complete(claim, 201, out)
+    ctx.session.commit()
+    return JSONResponse(out, status_code=201)
+
+
+@router.get("/bookings", response_model=Page[BookingOut])
+def list_bookings(
+    status_: list[str] | None = Query(None, alias="status"),
+    stage: list[str] | None = Query(None, description="seed 004: a lifecycle status"),
+    schedule_id: str | None = None,
+    customer_id: str | None = None,
+    owner_id: str | None = None,
+    tour_id: str | None = None,
+    source: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    search: str | None = Query(None, max_length=200),
+    sort: str = Query("-created_at", description="created_at, -created_at, reference, -reference"),
+    params: PageParams = Depends(page_params),
+    ctx: Context = Depends(require(Perm.BOOKINGS_READ)),
+):
+    if sort not in queries.SORTS:
+        raise ValidationFailed(
+            f"sort must be one of {sorted(queries.SORTS)}", path=["query", "sort"]
+        )
+    statuses = [s for v in (status_ or []) + (stage or []) for s in v.split(",") if s]
+    stmt = queries.list_query(
+        rule=row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=ctx.scope),
+        status=statuses,
+        schedule_id=schedule_id,
+        customer_id=customer_id,
+        owner_id=owner_id,
+        tour_id=tour_id,
+        source=source,
+        date_from=date_from,
+        date_to=date_to,
+        search=search,
+    )
+    columns, descending = queries.SORTS[sort]
+    return paginate(
+        ctx.session,
+        stmt,
+        columns,
+        params,
+        descending=descending,
+        transform_page=lambda rows: queries.page_out(ctx.session, rows),
+    )
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut)
+def get_booking(booking_id: str, ctx: Context = Depends(require(Perm.BOOKINGS_READ))):
+    return _detail(ctx, _visible(ctx, booking_id))
+
+
+@router.patch("/bookings/{booking_id}", response_model=BookingOut)
+def update_booking(
+    booking_id: str, body: BookingPatch, ctx: Context = Depends(require(Perm.BOOKINGS_WRITE))
+):
+    booking = _visible(ctx, booking_id, lock=True)
+    service.update_booking(ctx.session, ctx.actor, booking, body, scope=ctx.scope)
+    ctx.session.commit()
+    return _detail(ctx, booking)
+
+
+class TransitionOut(BaseModel):
+    booking: BookingOut
+    event: LifecycleEventOut
+    replayed: bool = Field(description="true when the idempotency key had been used")
+
+
+def _transition(ctx: Context, booking_id: str, to_status: str, **kwargs) -> dict:
+    booking = _visible(ctx, booking_id, perm=perm_for_transition(to_status), lock=True)
+    result = transition(ctx.session, ctx.actor, booking, to_status, **kwargs)
+    ctx.session.commit()
+    return {
+        "booking": _detail(ctx, result.booking),
+        "event": LifecycleEventOut.model_validate(result.event),
+        "replayed": result.replayed,
+    }
+
+
+@router.post("/bookings/{booking_id}/transitions", response_model=TransitionOut)
+def transition_booking(
+    booking_id: str, body: TransitionIn, ctx: Context = Depends(require(Perm.BOOKINGS_READ))
+):
+    return _transition(
+        ctx,
+        booking_id,
+        body.to_status.value,
+        note=body.note,
+        metadata=body.metadata,
+        idempotency_key=body.idempotency_key,
+    )
+
+
+@router.patch("/bookings/{booking_id}/stage", response_model=TransitionOut)
+def change_stage(
+    booking_id: str,
+    body: StageIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    ctx: Context = Depends(require(Perm.BOOKINGS_READ)),
+):
+    """Seed 004's stage is the lifecycle status: the same engine, table and guards."""
+    return _transition(
+        ctx, booking_id, body.stage.value, note=body.note, idempotency_key=idempotency_key
+    )
+
+
+@router.patch("/bookings/{booking_id}/owner", response_model=BookingOut)
+def change_owner(
+    booking_id: str, body: OwnerIn, ctx: Context = Depends(require(Perm.BOOKINGS_WRITE))
+):
+    booking = _visible(ctx, booking_id, lock=True)
+    service.assign_owner(ctx.session, ctx.actor, booking, body.owner_id, scope=ctx.scope)
+    ctx.session.commit()
+    return _detail(ctx, booking)
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=TransitionOut)
+def cancel_booking(
+    booking_id: str,
+    body: CancelIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    ctx: Context = Depends(require(Perm.BOOKINGS_READ)),
+):
+    return _transition(
+        ctx,
+        booking_id,
+        "cancelled",
+        note=body.reason,
+        metadata={"reason": body.reason},
+        idempotency_key=idempotency_key,
+    )
+
+
+@router.get("/bookings/{booking_id}/events", response_model=list[LifecycleEventOut])
+def list_events(booking_id: str, ctx: Context = Depends(require(Perm.BOOKINGS_READ))):
+    booking = _visible(ctx, booking_id)
+    return queries.lifecycle_events(ctx.session, booking.id)

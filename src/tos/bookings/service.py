@@ -1,0 +1,242 @@
+"""Booking commands: create (seats held by the guard), update, assign."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tos.audit.service import record, snapshot
+from tos.bookings import events
+from tos.bookings.lifecycle import Status
+from tos.bookings.models import Booking, BookingLine
+from tos.bookings.schemas import BookingIn, BookingPatch
+from tos.bookings.seats import ScheduleNotOpen, take_seats
+from tos.catalog.models import PricingTier
+from tos.core.clock import utcnow
+from tos.core.errors import Forbidden, NotFound, ValidationFailed
+from tos.crm.service import find_or_create_customer
+from tos.identity.actors import Actor
+from tos.identity.models import Organization, User
+from tos.identity.permissions import Scope
+from tos.inventory.models import Schedule
+from tos.outbox import service as outbox
+from tos.pricing.quote import PricedLine, Snapshot
+from tos.pricing.tiers import applies
+
+DEFAULT_HOLD_MINUTES = 30
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+
+
+def create_booking(
+    session: Session,
+    actor: Actor,
+    org: Organization,
+    data: BookingIn,
+    *,
+    scope: Scope = Scope.ALL,
+) -> Booking:
+    now = utcnow()
+    schedule = _bookable_schedule(session, data.schedule_id, now) if data.schedule_id else None
+    snapshot_ = _price(session, org, schedule, data)
+    assigned_to = _assignee(session, actor, data.assigned_to, scope)
+    expires_at = _expiry(org, data, now)
+    customer = find_or_create_customer(
+        session,
+        email=data.customer.email,
+        first_name=data.customer.first_name,
+        last_name=data.customer.last_name,
+        phone=data.customer.phone,
+    )
+    seats = snapshot_.seats
+    booking = Booking(
+        organization_id=org.id,
+        reference=_new_reference(session, org, now),
+        customer_id=customer.id,
+        schedule_id=schedule.id if schedule else None,
+        tour_id=schedule.tour_id if schedule else None,
+        status=Status.BOOKING_CREATED.value,
+        source=data.source,
+        assigned_to=assigned_to,
+        currency=snapshot_.currency,
+        subtotal=snapshot_.subtotal,
+        discount_total=snapshot_.discount_total,
+        tax_total=snapshot_.tax_total,
+        total=snapshot_.total,
+        deposit_required=snapshot_.total,
+        price_snapshot=snapshot_.as_dict(),
+        held_seats=seats,
+        participants_count=seats,
+        special_requests=data.special_requests,
+        dietary_restrictions=data.dietary_restrictions,
+        notes=data.notes,
+        utm=data.utm(),
+        expires_at=expires_at,
+        flags=[],
+        created_by_type=actor.type,
+        created_by_id=actor.id,
+    )
+    session.add(booking)
+    session.flush()
+    session.add_all(
+        BookingLine(
+            organization_id=org.id,
+            booking_id=booking.id,
+            kind=ln.kind,
+            schedule_id=booking.schedule_id if ln.kind == "scheduled" else None,
+            pricing_tier_id=ln.pricing_tier_id,
+            name=ln.name,
+            unit_type=ln.unit_type,
+            quantity=ln.quantity,
+            unit_amount=ln.unit_amount,
+            amount=ln.amount,
+            participants=ln.participants,
+        )
+        for ln in snapshot_.lines
+    )
+    events.record_change(session, actor, booking, from_status=None)
+    if expires_at is not None:
+        outbox.enqueue(
+            session, "bookings.expire_hold", {"booking_id": booking.id}, due_at=expires_at
+        )
+    session.flush()
+    # Last, so the hot schedule row is locked only for this statement and the commit.
+    if schedule is not None:
+        take_seats(session, schedule.id, seats)
+    return booking
+
+
+def _bookable_schedule(session: Session, schedule_id: str, now: dt.datetime) -> Schedule:
+    schedule = session.scalar(select(Schedule).where(Schedule.id == schedule_id))
+    if schedule is None:
+        raise ValidationFailed("no such schedule", path=["schedule_id"])
+    if schedule.status != "open" or schedule.starts_at <= now:
+        status = schedule.status if schedule.status != "open" else "departed"
+        raise ScheduleNotOpen(details={"schedule_id": schedule.id, "status": status})
+    return schedule
+
+
+def _price(
+    session: Session, org: Organization, schedule: Schedule | None, data: BookingIn
+) -> Snapshot:
+    tiers: dict[str, PricingTier] = {}
+    if schedule is not None:
+        tiers = {
+            t.id: t
+            for t in session.scalars(
+                select(PricingTier).where(PricingTier.tour_id == schedule.tour_id)
+            )
+        }
+    lines: list[PricedLine] = []
+    currencies: set[str] = set()
+    for i, li in enumerate(data.line_items):
+        if li.pricing_tier_id is None:
+            assert li.description is not None and li.unit_amount is not None
+            lines.append(PricedLine("item", li.description, li.quantity, li.unit_amount))
+            continue
+        tier = tiers.get(li.pricing_tier_id)
+        assert schedule is not None
+        if tier is None or not applies(tier, variant_id=schedule.variant_id, on=schedule.date):
+            raise ValidationFailed(
+                "this pricing tier does not apply to this departure",
+                path=["line_items", i, "pricing_tier_id"],
+            )
+        currencies.add(tier.currency)
+        lines.append(
+            PricedLine(
+                "scheduled",
+                tier.name,
+                li.quantity,
+                tier.amount,
+                pricing_tier_id=tier.id,
+                unit_type=tier.unit_type,
+                participants=[p.model_dump() for p in li.participants],
+            )
+        )
+    if len(currencies) > 1:
+        raise ValidationFailed(
+            "all tiers of one booking must share a currency", path=["line_items"]
+        )
+    return Snapshot(currency=currencies.pop() if currencies else org.currency, lines=lines)
+
+
+def _assignee(session: Session, actor: Actor, wanted: str | None, scope: Scope) -> str | None:
+    if scope is Scope.OWN:
+        # Staff create bookings for themselves: "own" is what is assigned to them.
+        if wanted not in (None, actor.id):
+            raise Forbidden("staff may assign bookings only to themselves")
+        return actor.id
+    if wanted is None:
+        return None
+    return _staff_user(session, wanted, path=["assigned_to"]).id
+
+
+def _staff_user(session: Session, user_id: str, *, path: list[str | int]) -> User:
+    user = session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+    if user is None or user.role in ("guide", "reseller"):
+        raise ValidationFailed("not an active staff member of this organization", path=path)
+    return user
+
+
+def _expiry(org: Organization, data: BookingIn, now: dt.datetime) -> dt.datetime | None:
+    if data.hold:
+        minutes = int((org.settings or {}).get("hold_minutes", DEFAULT_HOLD_MINUTES))
+        return now + dt.timedelta(minutes=minutes)
+    if data.expires_at is not None:
+        if data.expires_at <= now:
+            raise ValidationFailed("expires_at must be in the future", path=["expires_at"])
+        return data.expires_at.astimezone(dt.UTC)
+    return None
+
+
+def _new_reference(session: Session, org: Organization, now: dt.datetime) -> str:
+    year = now.astimezone(ZoneInfo(org.timezone)).year
+    for _ in range(8):
+        ref = f"BK-{year}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+        if session.scalar(select(Booking.id).where(Booking.reference == ref)) is None:
+            return ref
+    raise RuntimeError("could not find a free booking reference")
+
+
+def get_booking(session: Session, booking_id: str, *, rule=None, lock: bool = False) -> Booking:
+    stmt = select(Booking).where(Booking.id == booking_id)
+    if rule is not None:
+        stmt = stmt.where(rule)
+    if lock:
+        stmt = stmt.with_for_update()
+    booking = session.scalar(stmt)
+    if booking is None:
+        raise NotFound("booking", booking_id)
+    return booking
+
+
+def update_booking(
+    session: Session, actor: Actor, booking: Booking, patch: BookingPatch, *, scope: Scope
+) -> Booking:
+    fields = patch.model_dump(exclude_unset=True)
+    if "assigned_to" in fields:
+        assign_owner(session, actor, booking, fields.pop("assigned_to"), scope=scope)
+    changes = {k: v for k, v in fields.items() if getattr(booking, k) != v}
+    if changes:
+        before = snapshot(booking)
+        for key, value in changes.items():
+            setattr(booking, key, value)
+        record(session, actor, "booking.updated", booking, before=before)
+    return booking
+
+
+def assign_owner(
+    session: Session, actor: Actor, booking: Booking, owner_id: str | None, *, scope: Scope
+) -> Booking:
+    if scope is Scope.OWN:
+        raise Forbidden("staff may not reassign bookings")
+    if owner_id is not None:
+        _staff_user(session, owner_id, path=["owner_id"])
+    if booking.assigned_to != owner_id:
+        before = snapshot(booking)
+        booking.assigned_to = owner_id
+        record(session, actor, "booking.assigned", booking, before=before)
+    return booking

@@ -1,0 +1,120 @@
+"""The lifecycle engine: every transition validated against the table, guarded by the ledger
+where money is at stake, idempotent by key, and recorded (event, outbox, audit) in one
+transaction. Seats come back exactly as PRODUCT.md says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tos.audit.service import snapshot
+from tos.bookings import events
+from tos.bookings.errors import InvalidTransition, PreconditionFailed
+from tos.bookings.lifecycle import Status, allowed_targets, can_transition, releases_seats
+from tos.bookings.models import Booking, LifecycleEvent
+from tos.bookings.seats import release_seats
+from tos.core.clock import utcnow
+from tos.identity.actors import Actor
+from tos.inventory.models import Schedule
+from tos.payments import ledger
+from tos.payments.queries import ledger_totals
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionResult:
+    booking: Booking
+    event: LifecycleEvent
+    replayed: bool
+
+
+def transition(
+    session: Session,
+    actor: Actor,
+    booking: Booking,
+    to_status: Status | str,
+    *,
+    note: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> TransitionResult:
+    """`booking` must have been loaded with a row lock (get_booking(lock=True)), so concurrent
+    transitions of one booking run one after the other and see each other's keys."""
+    target = Status(to_status)
+    if idempotency_key is not None:
+        earlier = session.scalar(
+            select(LifecycleEvent).where(
+                LifecycleEvent.booking_id == booking.id,
+                LifecycleEvent.idempotency_key == idempotency_key,
+            )
+        )
+        if earlier is not None:
+            return TransitionResult(booking, earlier, replayed=True)
+    current = Status(booking.status)
+    if not can_transition(current, target):
+        raise InvalidTransition(
+            f"a booking cannot go from {current.value} to {target.value}",
+            details={
+                "from": current.value,
+                "to": target.value,
+                "allowed": allowed_targets(current),
+            },
+        )
+    _check_ledger_guard(session, booking, target)
+    before = snapshot(booking)
+    _return_seats_if_due(session, booking, target)
+    booking.status = target.value
+    if target is Status.CANCELLED:
+        booking.cancel_reason = (metadata or {}).get("reason") or note
+    event = events.record_change(
+        session,
+        actor,
+        booking,
+        from_status=current.value,
+        note=note,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+        before=before,
+    )
+    return TransitionResult(booking, event, replayed=False)
+
+
+def _check_ledger_guard(session: Session, booking: Booking, target: Status) -> None:
+    if target is Status.PAYMENT_CONFIRMED:
+        totals = ledger_totals(session, booking.id)
+        if not ledger.covers(totals, booking.deposit_required):
+            raise PreconditionFailed(
+                f"the ledger covers {totals.net} of the {booking.deposit_required} "
+                f"{booking.currency} needed to confirm payment",
+                details={
+                    "required": booking.deposit_required,
+                    "paid": totals.net,
+                    "currency": booking.currency,
+                    "missing": "payment",
+                },
+            )
+    elif target is Status.REFUNDED:
+        totals = ledger_totals(session, booking.id)
+        if not ledger.refunds_cover_payments(totals) or totals.refund_pending:
+            raise PreconditionFailed(
+                f"refunds of {totals.refunded} do not cover the {totals.paid_in} "
+                f"{booking.currency} that came in",
+                details={
+                    "paid": totals.paid_in,
+                    "refunded": totals.refunded,
+                    "refund_pending": totals.refund_pending,
+                    "missing": "refund",
+                },
+            )
+
+
+def _return_seats_if_due(session: Session, booking: Booking, target: Status) -> None:
+    if booking.schedule_id is None or booking.held_seats == 0:
+        return
+    starts_at = session.scalar(select(Schedule.starts_at).where(Schedule.id == booking.schedule_id))
+    started = starts_at is not None and starts_at <= utcnow()
+    if releases_seats(target, tour_started=started, seats_held=True):
+        release_seats(session, booking.schedule_id, booking.held_seats)
+        booking.held_seats = 0

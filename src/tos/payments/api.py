@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from tos.bookings.access import row_rule
+from tos.bookings.schemas import LedgerEntryOut
+from tos.bookings.service import get_booking
+from tos.identity.auth import Context, require
+from tos.identity.permissions import Perm
+from tos.payments import service
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+
+
+class ManualPaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(gt=0, le=10**11, description="minor units, in the booking's currency")
+    method: str = Field("cash", min_length=1, max_length=40, description="cash, bank_transfer…")
+    reference: str | None = Field(None, max_length=200)
+
+
+class ManualRefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(gt=0, le=10**11)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _locked_booking(ctx: Context, booking_id: str):
+    rule = row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=ctx.scope)
+    return get_booking(ctx.session, booking_id, rule=rule, lock=True)
+
+
+@router.post(
+    "/bookings/{booking_id}/payments/manual",
+    response_model=LedgerEntryOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def record_manual_payment(
+    booking_id: str, body: ManualPaymentIn, ctx: Context = Depends(require(Perm.MONEY_WRITE))
+):
+    booking = _locked_booking(ctx, booking_id)
+    entry = service.record_manual_payment(
+        ctx.session,
+        ctx.actor,
+        booking,
+        amount=body.amount,
+        method=body.method,
+        reference=body.reference,
+    )
+    ctx.session.commit()
+    return entry
+
+
+@router.post(
+    "/bookings/{booking_id}/refunds/manual",
+    response_model=LedgerEntryOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def record_manual_refund(
+    booking_id: str, body: ManualRefundIn, ctx: Context = Depends(require(Perm.MONEY_WRITE))
+):
+    booking = _locked_booking(ctx, booking_id)
+    entry = service.record_manual_refund(
+        ctx.session, ctx.actor, booking, amount=body.amount, reason=body.reason
+    )
+    ctx.session.commit()
+    return entry
