@@ -19,6 +19,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("TOS_ENV", "test")
+# In-process tests drain the outbox themselves (tests.outbox_drain); the e2e tests run the real
+# server and worker processes with the real job queue.
+os.environ["TOS_JOB_QUEUE"] = "off"
 
 settings.register_profile("dev", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip

@@ -44,20 +44,63 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(help="HTTP worker processes")] = 1,
+    jobs: Annotated[
+        bool, typer.Option(help="run the embedded job consumer (used when no Redis is set)")
+    ] = True,
 ) -> None:
-    """Serve the API."""
+    """Serve the API. On the embedded default (no Redis) this process also runs the one job
+    consumer, whatever --workers says, so periodic jobs never run twice."""
     import uvicorn
 
+    settings = get_settings()
+    consumer = sweeper = None
+    if jobs and not settings.redis_url and settings.job_queue != "off":
+        from tos.outbox.worker import make_consumer
+
+        consumer, sweeper = make_consumer(workers=2, periodic=True)
+        consumer.start()
+        if sweeper:
+            sweeper.start()
     console.print(f"TOS serving at http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "tos.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=get_settings().log_level.lower(),
-        access_log=os.environ.get("TOS_ACCESS_LOG", "0") == "1",
-    )
+    try:
+        uvicorn.run(
+            "tos.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=os.environ.get("TOS_ACCESS_LOG", "0") == "1",
+        )
+    finally:
+        if sweeper:
+            sweeper.stop()
+        if consumer:
+            consumer.stop(graceful=True)
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="worker threads")] = 4,
+    periodic: Annotated[
+        bool, typer.Option(help="run the outbox sweeper; enable on exactly one worker")
+    ] = True,
+) -> None:
+    """Run outbox deliveries and scheduled jobs (production: against Redis)."""
+    import logging
+
+    from tos.outbox.worker import make_consumer
+
+    logging.basicConfig(level=get_settings().log_level)
+    consumer, sweeper = make_consumer(workers=threads, periodic=periodic)
+    if sweeper:
+        sweeper.start()
+    console.print(f"TOS worker: {threads} threads, sweeper {'on' if sweeper else 'off'}")
+    try:
+        consumer.run()
+    finally:
+        if sweeper:
+            sweeper.stop()
 
 
 @app.command()

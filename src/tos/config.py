@@ -18,8 +18,13 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{Path('var') / 'tos.db'}"
     redis_url: str | None = None
     secret_key: str = DEV_SECRET
-    # Embedded job queue file when no Redis is configured.
+    # Where committed outbox rows are handed for delivery: "auto" = Redis when redis_url is set,
+    # else an embedded SQLite queue at huey_sqlite_path; "off" = no hand-over (the in-process
+    # test suite drains the outbox itself).
+    job_queue: str = "auto"
     huey_sqlite_path: str = str(Path("var") / "huey.db")
+    # How often the sweeper hands over outbox rows still owed (after a crash, a lost hand-over).
+    outbox_sweep_seconds: float = 5.0
     public_cache_seconds: int = 60
     log_level: str = "INFO"
     sql_echo: bool = False

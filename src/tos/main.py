@@ -10,6 +10,7 @@ from sqlalchemy import text
 from tos import wiring
 from tos.core.http import RequestIdMiddleware, install_error_handlers
 from tos.db.session import get_session_factory
+from tos.outbox import worker
 
 log = logging.getLogger("tos")
 
@@ -22,6 +23,7 @@ def create_app() -> FastAPI:
         "`Authorization: Bearer <API key>`; `/public/v1` is open and rate-limited.",
     )
     install_error_handlers(app)
+    worker.install()
     app.add_middleware(RequestIdMiddleware)
     for router in wiring.routers():
         app.include_router(router)
