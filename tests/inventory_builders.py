@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from tos.catalog.models import PricingTier, Tour, Variant
 from tos.db.session import SessionFactory
+from tos.inventory import versions
 from tos.inventory.models import Schedule
 from tos.operations.models import Guide
 
@@ -87,6 +88,8 @@ def set_schedule(db: SessionFactory, org_id: str, schedule_id: str, **values: An
     """Set columns no endpoint writes yet (seats_taken comes from bookings, later)."""
     with db(write=True, organization_id=org_id) as session:
         session.execute(update(Schedule).where(Schedule.id == schedule_id).values(**values))
+        # A Core UPDATE the ORM hook does not see: bump like the seat counter does.
+        versions.bump_for_schedule(session, schedule_id)
         session.commit()
 
 

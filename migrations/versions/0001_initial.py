@@ -2,17 +2,17 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:16:56.897207
+Create Date: 2026-11-22 03:53:04.337508
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy import Text  # noqa: F401
-from sqlalchemy.dialects import postgresql
 
 import tos.db.types  # noqa: F401
+from sqlalchemy import Text  # noqa: F401
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -249,6 +249,7 @@ def upgrade() -> None:
         sa.Column("availability_type", sa.String(length=16), nullable=False),
         sa.Column("meta_title", sa.String(length=200), nullable=True),
         sa.Column("meta_description", sa.String(length=500), nullable=True),
+        sa.Column("inventory_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column(
             "created_at",

@@ -187,3 +187,53 @@ def test_tour_id_is_required(client, org):
 def test_a_tour_id_with_a_nul_byte_is_refused_not_a_server_error(client, org):
     r = availability(client, org, "a%00b")
     assert r.status_code == 422
+
+
+def test_a_cached_availability_answer_never_hides_a_seat_change(client, db, org):
+    from tests.booking_builders import booking_body, make_departure
+
+    dep = make_departure(db, org.id, capacity=5)
+    day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    url = f"/api/v1/availability?tour_id={dep.tour_id}&date_from={day}&date_to={day}"
+
+    def spots():
+        body = client.get(url, headers=org.headers()).json()
+        return [s["available_spots"] for s in body["schedules"]]
+
+    assert spots() == [5] and spots() == [5]  # the second answer comes from the cache
+    booked = client.post(
+        "/api/v1/bookings", headers=org.headers("manager"), json=booking_body(dep, adults=2)
+    )
+    assert booked.status_code == 201
+    assert spots() == [3]
+    client.post(
+        f"/api/v1/bookings/{booked.json()['id']}/cancel",
+        headers=org.headers(),
+        json={"reason": "test"},
+    )
+    assert spots() == [5]
+    client.patch(
+        f"/api/v1/schedules/{dep.schedule_id}", headers=org.headers(), json={"status": "closed"}
+    )
+    assert spots() == []
+
+
+def test_a_cached_availability_answer_follows_a_price_change(client, db, org):
+    from tests.booking_builders import make_departure
+
+    dep = make_departure(db, org.id, capacity=5, adult_price=5000)
+    day = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    url = f"/api/v1/availability?tour_id={dep.tour_id}&date_from={day}&date_to={day}"
+
+    def price():
+        body = client.get(url, headers=org.headers()).json()
+        return body["schedules"][0]["pricing"][0]["price"]["amount"]
+
+    assert price() == 5000 and price() == 5000
+    r = client.patch(
+        f"/api/v1/tours/{dep.tour_id}/pricing-tiers/{dep.adult}",
+        headers=org.headers(),
+        json={"amount": 6000},
+    )
+    assert r.status_code == 200, r.text
+    assert price() == 6000

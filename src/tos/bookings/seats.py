@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tos.core.clock import utcnow
 from tos.core.errors import Conflict
+from tos.inventory import versions
 from tos.inventory.models import Schedule
 
 
@@ -40,6 +41,7 @@ def take_seats(session: Session, schedule_id: str, seats: int) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:
+        versions.bump_for_schedule(session, schedule_id)
         return
     row = session.execute(
         select(Schedule.status, Schedule.capacity, Schedule.seats_taken).where(
@@ -67,3 +69,4 @@ def release_seats(session: Session, schedule_id: str, seats: int) -> None:
     if result.rowcount != 1:
         # The counter and the bookings disagree: never paper over it.
         raise RuntimeError(f"schedule {schedule_id} holds fewer than {seats} seats")
+    versions.bump_for_schedule(session, schedule_id)

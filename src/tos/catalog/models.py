@@ -46,6 +46,9 @@ class Tour(IdMixin, TimestampMixin, TenantOwned, Base):
     availability_type: Mapped[str] = mapped_column(String(16), default="start_time")
     meta_title: Mapped[str | None] = mapped_column(String(200))
     meta_description: Mapped[str | None] = mapped_column(String(500))
+    # Bumped in the same transaction as anything that changes what availability shows (seats,
+    # schedules, variants, tiers): cached availability answers are valid for one version only.
+    inventory_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Variant(IdMixin, TimestampMixin, TenantOwned, Base):

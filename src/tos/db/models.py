@@ -1,4 +1,5 @@
-"""Imports every module's tables so Base.metadata is complete (Alembic, tests)."""
+"""Imports every module's tables so Base.metadata is complete (Alembic, tests), and the session
+listeners that depend on them; every engine of the process is made after this import."""
 
 from tos.audit import models as audit_models  # noqa: F401
 from tos.bookings import models as bookings_models  # noqa: F401
@@ -8,6 +9,9 @@ from tos.db.base import Base
 from tos.idempotency import models as idempotency_models  # noqa: F401
 from tos.identity import models as identity_models  # noqa: F401
 from tos.inventory import models as inventory_models  # noqa: F401
+
+# Session listeners that keep derived state in step with the tables above.
+from tos.inventory import versions as inventory_versions  # noqa: E402, F401
 from tos.operations import models as operations_models  # noqa: F401
 from tos.outbox import models as outbox_models  # noqa: F401
 from tos.payments import models as payments_models  # noqa: F401

@@ -91,6 +91,8 @@ _current: SessionFactory | None = None
 def use_database(url: str) -> SessionFactory:
     """Point this process at `url` (tests switch between SQLite and PostgreSQL this way)."""
     global _current
+    import tos.db.models  # noqa: F401 - every table and session listener, before any session
+
     if url not in _factories:
         s = get_settings()
         _factories[url] = SessionFactory(

@@ -13,6 +13,7 @@ from tos.identity.auth import Context, require
 from tos.identity.permissions import Perm
 from tos.inventory import queries, service
 from tos.inventory.availability import build_availability, check_range
+from tos.inventory.cache import Entry, availability_cache
 from tos.inventory.schemas import (
     ID_PATTERN,
     AvailabilityOut,
@@ -106,13 +107,22 @@ def get_availability(
 ):
     check_range(date_from, date_to)
     now = utcnow()
-    tour = queries.availability_tour(
-        ctx.session, tour_id, date_from=date_from, date_to=date_to, variant_id=variant_id
-    )
-    rows = queries.availability_schedules(
-        ctx.session, tour_id, date_from=date_from, date_to=date_to, variant_id=variant_id,
-        include_unavailable=include_unavailable, now=now,
-    )  # fmt: skip
-    body = build_availability(tour, rows, now=now)
+    # One cheap read decides whether the cached answer still holds (ARCHITECTURE: a cache is
+    # allowed only if a seat change is visible to the very next request in every process).
+    version = queries.inventory_version(ctx.session, tour_id)
+    key = (ctx.org_id, tour_id, variant_id, date_from, date_to, include_unavailable)
+    cached = availability_cache.get(key, version=version, now=now)
+    if cached is None:
+        tour = queries.availability_tour(
+            ctx.session, tour_id, date_from=date_from, date_to=date_to, variant_id=variant_id
+        )
+        rows = queries.availability_schedules(
+            ctx.session, tour_id, date_from=date_from, date_to=date_to, variant_id=variant_id,
+            include_unavailable=include_unavailable, now=now,
+        )  # fmt: skip
+        body = build_availability(tour, rows, now=now)
+        cached = orjson.dumps(body, option=orjson.OPT_UTC_Z)
+        upcoming = [r.starts_at for r in rows if r.starts_at > now]
+        availability_cache.put(key, Entry(version, min(upcoming, default=None), cached))
     # The hot read path: serialised straight from plain data; the response_model documents it.
-    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+    return Response(cached, media_type="application/json")

@@ -161,6 +161,13 @@ class AvailabilityTour(NamedTuple):
     tiers: list[Tier]
 
 
+def inventory_version(session: Session, tour_id: str) -> int:
+    version = session.scalar(select(Tour.inventory_version).where(Tour.id == tour_id))
+    if version is None:
+        raise NotFound("tour", tour_id)
+    return version
+
+
 def availability_tour(
     session: Session, tour_id: str, *, date_from: dt.date, date_to: dt.date,
     variant_id: str | None,
