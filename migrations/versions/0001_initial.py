@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:53:04.337508
+Create Date: 2026-11-22 04:04:17.005432
 """
 
 from __future__ import annotations
@@ -547,7 +547,7 @@ def upgrade() -> None:
         sa.Column("tour_id", sa.String(length=36), nullable=False),
         sa.Column("variant_id", sa.String(length=36), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("unit_type", sa.String(length=16), nullable=False),
         sa.Column("age_min", sa.Integer(), nullable=True),
@@ -694,11 +694,11 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("assigned_to", sa.String(length=36), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("subtotal", sa.Integer(), nullable=False),
-        sa.Column("discount_total", sa.Integer(), nullable=False),
-        sa.Column("tax_total", sa.Integer(), nullable=False),
-        sa.Column("total", sa.Integer(), nullable=False),
-        sa.Column("deposit_required", sa.Integer(), nullable=False),
+        sa.Column("subtotal", sa.BigInteger(), nullable=False),
+        sa.Column("discount_total", sa.BigInteger(), nullable=False),
+        sa.Column("tax_total", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("deposit_required", sa.BigInteger(), nullable=False),
         sa.Column(
             "price_snapshot",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
@@ -838,8 +838,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=300), nullable=False),
         sa.Column("unit_type", sa.String(length=16), nullable=True),
         sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column("unit_amount", sa.Integer(), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("unit_amount", sa.BigInteger(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column(
             "participants",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
@@ -887,7 +887,7 @@ def upgrade() -> None:
         sa.Column("booking_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("method", sa.String(length=40), nullable=True),
         sa.Column("reference", sa.String(length=200), nullable=True),

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 
+from tos.core.money import MAX_AMOUNT
 from tos.inventory.models import Schedule
 
 API = "/api/v1"
@@ -495,7 +496,7 @@ def test_the_availability_type_cannot_change_while_variants_use_the_other_kind(
     [
         ({"amount": -1}, ["amount"]),
         ({"amount": 10.5}, ["amount"]),
-        ({"amount": 2**31}, ["amount"]),
+        ({"amount": MAX_AMOUNT + 1}, ["amount"]),
         ({"amount": True}, ["amount"]),
         ({"currency": "euro"}, ["currency"]),
         ({"unit_type": "PET"}, ["unit_type"]),

@@ -52,7 +52,7 @@ def create_booking(
     if idempotency_key is not None:
         claim = idempotency.claim(
             ctx.session,
-            scope="POST /api/v1/bookings",
+            scope=f"POST /api/v1/bookings {ctx.user.id}",
             key=idempotency_key,
             body=body.model_dump(mode="json"),
         )

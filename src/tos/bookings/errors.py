@@ -16,3 +16,8 @@ class PreconditionFailed(Conflict):
 class RefundExceedsPaid(Conflict):
     code = "REFUND_EXCEEDS_PAID"
     message = "A refund may not exceed what came in"
+
+
+class BookingClosed(Conflict):
+    code = "BOOKING_CLOSED"
+    message = "This booking takes no more changes of this kind"

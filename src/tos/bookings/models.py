@@ -3,7 +3,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tos.core.clock import utcnow
@@ -34,12 +42,12 @@ class Booking(IdMixin, TimestampMixin, TenantOwned, Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     currency: Mapped[str] = mapped_column(String(3))
-    subtotal: Mapped[int]
-    discount_total: Mapped[int] = mapped_column(default=0)
-    tax_total: Mapped[int] = mapped_column(default=0)
-    total: Mapped[int]  # the amount due
+    subtotal: Mapped[int] = mapped_column(BigInteger)
+    discount_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger)  # the amount due
     # What payment_confirmed needs the ledger to cover (the deposit rule; the total by default).
-    deposit_required: Mapped[int]
+    deposit_required: Mapped[int] = mapped_column(BigInteger)
     price_snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Seats this booking holds in schedules.seats_taken right now (0 once they are returned):
     # the schedule's counter always equals the sum of these over its bookings.
@@ -73,8 +81,8 @@ class BookingLine(IdMixin, TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(300))  # the tier's name at booking time, or text
     unit_type: Mapped[str | None] = mapped_column(String(16))
     quantity: Mapped[int]
-    unit_amount: Mapped[int]  # may be negative on adjustment lines (a credit)
-    amount: Mapped[int]
+    unit_amount: Mapped[int] = mapped_column(BigInteger)  # negative on a credit adjustment
+    amount: Mapped[int] = mapped_column(BigInteger)
     participants: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -139,15 +139,19 @@ def list_query(
         if date_to:
             dates = dates.where(Schedule.date <= date_to)
         stmt = stmt.where(Booking.schedule_id.in_(dates))
-    if search:
-        term = f"%{search.strip().lower()}%"
+    if search and search.strip():
+        # The user's text is matched literally: %, _ and the escape character are escaped.
+        escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%")
+        term = "%" + escaped.replace("_", "\\_") + "%"
         matching = select(Customer.id).where(
             or_(
-                Customer.email.like(term),
-                (Customer.first_name + " " + Customer.last_name).ilike(term),
+                Customer.email.like(term, escape="\\"),
+                (Customer.first_name + " " + Customer.last_name).ilike(term, escape="\\"),
             )
         )
-        stmt = stmt.where(or_(Booking.reference.ilike(term), Booking.customer_id.in_(matching)))
+        stmt = stmt.where(
+            or_(Booking.reference.ilike(term, escape="\\"), Booking.customer_id.in_(matching))
+        )
     return stmt
 
 

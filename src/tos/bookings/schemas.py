@@ -3,11 +3,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from tos.bookings.lifecycle import Status
 from tos.bookings.models import SOURCES
 from tos.core.contact import normalize_phone
+from tos.core.money import MAX_AMOUNT
 
 Source = Literal["website", "admin", "phone", "partner", "ota", "sync"]
 assert set(SOURCES) == set(Source.__args__)  # type: ignore[attr-defined]
@@ -43,7 +52,7 @@ class LineItemIn(Strict):
     pricing_tier_id: str | None = Field(None, max_length=36)
     description: str | None = Field(None, min_length=1, max_length=300)
     quantity: int = Field(ge=1, le=1000)
-    unit_amount: int | None = Field(None, ge=0, le=10**11)
+    unit_amount: int | None = Field(None, ge=0, le=MAX_AMOUNT)
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
@@ -77,12 +86,17 @@ class BookingIn(Strict):
     utm_term: str | None = Field(None, max_length=200)
     utm_content: str | None = Field(None, max_length=200)
 
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("expires_at needs a timezone offset")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> BookingIn:
         if self.hold and self.expires_at is not None:
             raise ValueError("give hold or expires_at, not both")
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ValueError("expires_at needs a timezone offset")
         has_tier = any(li.pricing_tier_id for li in self.line_items)
         if has_tier and self.schedule_id is None:
             raise ValueError("tier lines need a schedule_id")

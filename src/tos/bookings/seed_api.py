@@ -77,7 +77,9 @@ def booking_lifecycle(body: LifecycleRequest, ctx: Context = Depends(require(Per
             "id": booking.id,
             "reference": booking.reference,
             "status": booking.status,
-            "paymentStatus": ledger.payment_status(totals, booking.total).value,
+            "paymentStatus": ledger.payment_status(
+                totals, booking.total, disputed="disputed" in booking.flags
+            ).value,
         },
         "event": {
             "id": ev.id,

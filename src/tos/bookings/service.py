@@ -18,6 +18,7 @@ from tos.bookings.seats import ScheduleNotOpen, take_seats
 from tos.catalog.models import PricingTier
 from tos.core.clock import utcnow
 from tos.core.errors import Forbidden, NotFound, ValidationFailed
+from tos.core.money import MAX_AMOUNT
 from tos.crm.service import find_or_create_customer
 from tos.identity.actors import Actor
 from tos.identity.models import Organization, User
@@ -46,6 +47,7 @@ def create_booking(
     expires_at = _expiry(org, data, now)
     customer = find_or_create_customer(
         session,
+        actor,
         email=data.customer.email,
         first_name=data.customer.first_name,
         last_name=data.customer.last_name,
@@ -160,7 +162,15 @@ def _price(
         raise ValidationFailed(
             "all tiers of one booking must share a currency", path=["line_items"]
         )
-    return Snapshot(currency=currencies.pop() if currencies else org.currency, lines=lines)
+    for i, line in enumerate(lines):
+        if line.amount > MAX_AMOUNT:
+            raise ValidationFailed(
+                f"a line may come to at most {MAX_AMOUNT}", path=["line_items", i]
+            )
+    snapshot_ = Snapshot(currency=currencies.pop() if currencies else org.currency, lines=lines)
+    if snapshot_.subtotal > MAX_AMOUNT:
+        raise ValidationFailed(f"a booking may come to at most {MAX_AMOUNT}", path=["line_items"])
+    return snapshot_
 
 
 def _assignee(session: Session, actor: Actor, wanted: str | None, scope: Scope) -> str | None:
@@ -231,7 +241,7 @@ def update_booking(
 def assign_owner(
     session: Session, actor: Actor, booking: Booking, owner_id: str | None, *, scope: Scope
 ) -> Booking:
-    if scope is Scope.OWN:
+    if scope is Scope.OWN and owner_id != booking.assigned_to:
         raise Forbidden("staff may not reassign bookings")
     if owner_id is not None:
         _staff_user(session, owner_id, path=["owner_id"])

@@ -22,6 +22,8 @@ from tos.inventory.models import Schedule
 from tos.payments import ledger
 from tos.payments.queries import ledger_totals
 
+CANCEL_REASON_MAX = 500  # bookings.cancel_reason is String(500)
+
 
 @dataclass(frozen=True, slots=True)
 class TransitionResult:
@@ -64,10 +66,10 @@ def transition(
         )
     _check_ledger_guard(session, booking, target)
     before = snapshot(booking)
-    _return_seats_if_due(session, booking, target)
+    _return_seats_if_due(session, booking, current, target)
     booking.status = target.value
     if target is Status.CANCELLED:
-        booking.cancel_reason = (metadata or {}).get("reason") or note
+        booking.cancel_reason = _cancel_reason(metadata, note)
     event = events.record_change(
         session,
         actor,
@@ -110,11 +112,26 @@ def _check_ledger_guard(session: Session, booking: Booking, target: Status) -> N
             )
 
 
-def _return_seats_if_due(session: Session, booking: Booking, target: Status) -> None:
+def _cancel_reason(metadata: dict[str, Any] | None, note: str | None) -> str | None:
+    """metadata.reason when it is text, else the note; cut to what the column holds."""
+    reason = (metadata or {}).get("reason")
+    text = reason if isinstance(reason, str) and reason.strip() else note
+    return text[:CANCEL_REASON_MAX] if text else None
+
+
+# A booking that reached the trip's end (completed, no_show) used its seats: refunding it later
+# gives none back (PRODUCT.md "never on no_show or completed").
+_SEATS_USED = frozenset({Status.COMPLETED, Status.NO_SHOW})
+
+
+def _return_seats_if_due(
+    session: Session, booking: Booking, current: Status, target: Status
+) -> None:
     if booking.schedule_id is None or booking.held_seats == 0:
         return
     starts_at = session.scalar(select(Schedule.starts_at).where(Schedule.id == booking.schedule_id))
     started = starts_at is not None and starts_at <= utcnow()
-    if releases_seats(target, tour_started=started, seats_held=True):
+    held = current not in _SEATS_USED
+    if releases_seats(target, tour_started=started, seats_held=held):
         release_seats(session, booking.schedule_id, booking.held_seats)
         booking.held_seats = 0

@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from tos.catalog.codes import COUNTRIES, LANGUAGES
+from tos.core.money import MAX_AMOUNT
 from tos.core.validation import check_currency, check_slug, check_timezone
 
 T = TypeVar("T")
 
 MAX_MINUTES = 60 * 24 * 366
 MAX_PEOPLE = 100_000
-MAX_AMOUNT = 2**31 - 1
 
 
 def _no_nul(value: Any) -> None:

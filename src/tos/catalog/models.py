@@ -3,7 +3,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tos.db.base import Base, IdMixin, TenantOwned, TimestampMixin
@@ -76,7 +84,7 @@ class PricingTier(IdMixin, TimestampMixin, TenantOwned, Base):
         ForeignKey("tour_variants.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(100))
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     unit_type: Mapped[str] = mapped_column(String(16), default="ADULT")
     age_min: Mapped[int | None]

@@ -14,6 +14,11 @@ _EXPONENTS = {
 }  # fmt: skip
 
 
+# The largest amount TOS accepts in one field, in minor units: sums of many still fit the
+# 64-bit columns (and are exact in JavaScript clients, below 2**53).
+MAX_AMOUNT = 10**13
+
+
 def currency_exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 

@@ -6,12 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tos.audit.service import record, snapshot
 from tos.core.contact import normalize_email
 from tos.crm.models import Customer
+from tos.identity.actors import Actor
 
 
 def find_or_create_customer(
     session: Session,
+    actor: Actor,
     *,
     email: str,
     first_name: str = "",
@@ -19,7 +22,7 @@ def find_or_create_customer(
     phone: str | None = None,
 ) -> Customer:
     """The customer with this email, created if new; blanks on an existing one are filled in,
-    nothing already known is overwritten by a booking form."""
+    nothing already known is overwritten by a booking form. Both are audited."""
     email = normalize_email(email)
     customer = session.scalar(select(Customer).where(Customer.email == email))
     if customer is None:
@@ -31,11 +34,15 @@ def find_or_create_customer(
             # Created by a concurrent booking a moment ago: use that one.
             customer = session.scalar(select(Customer).where(Customer.email == email))
             assert customer is not None
-        return customer
-    if not customer.first_name and first_name:
-        customer.first_name = first_name
-    if not customer.last_name and last_name:
-        customer.last_name = last_name
-    if not customer.phone and phone:
-        customer.phone = phone
+        else:
+            record(session, actor, "customer.created", customer)
+            return customer
+    before = snapshot(customer)
+    filled = False
+    for field, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
+        if value and not getattr(customer, field):
+            setattr(customer, field, value)
+            filled = True
+    if filled:
+        record(session, actor, "customer.updated", customer, before=before)
     return customer

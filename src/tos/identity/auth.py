@@ -76,8 +76,16 @@ def _bearer(request: Request) -> str:
 
 _AUTH_QUERY = (
     select(
-        ApiKey.key_hash, User.id, User.name, User.role, User.actor_type, Organization.id,
-        Organization.slug, Organization.name, Organization.timezone, Organization.currency,
+        ApiKey.key_hash,
+        User.id,
+        User.name,
+        User.role,
+        User.actor_type,
+        Organization.id,
+        Organization.slug,
+        Organization.name,
+        Organization.timezone,
+        Organization.currency,
         Organization.settings,
     )
     .join(User, User.id == ApiKey.user_id)

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tos.bookings.access import row_rule
 from tos.bookings.schemas import LedgerEntryOut
 from tos.bookings.service import get_booking
+from tos.core.money import MAX_AMOUNT
 from tos.identity.auth import Context, require
 from tos.identity.permissions import Perm
 from tos.payments import service
@@ -15,14 +16,14 @@ router = APIRouter(prefix="/api/v1", tags=["payments"])
 
 class ManualPaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(gt=0, le=10**11, description="minor units, in the booking's currency")
+    amount: int = Field(gt=0, le=MAX_AMOUNT, description="minor units, in the booking's currency")
     method: str = Field("cash", min_length=1, max_length=40, description="cash, bank_transfer…")
     reference: str | None = Field(None, max_length=200)
 
 
 class ManualRefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(gt=0, le=10**11)
+    amount: int = Field(gt=0, le=MAX_AMOUNT)
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tos.core.clock import utcnow
@@ -23,7 +23,7 @@ class LedgerEntry(IdMixin, TenantOwned, Base):
     )
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12))
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     method: Mapped[str | None] = mapped_column(String(40))  # cash, bank_transfer, card, ...
     reference: Mapped[str | None] = mapped_column(String(200))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from tos.audit.service import record
-from tos.bookings.errors import RefundExceedsPaid
+from tos.bookings.errors import BookingClosed, RefundExceedsPaid
 from tos.bookings.models import Booking
 from tos.core.clock import utcnow
 from tos.db.ids import new_id
@@ -26,6 +26,13 @@ def record_manual_payment(
     method: str,
     reference: str | None = None,
 ) -> LedgerEntry:
+    if booking.status == "refunded":
+        # Terminal: its guard promised refunds cover what came in. Money for this customer
+        # belongs on a new booking.
+        raise BookingClosed(
+            "this booking is refunded and takes no more payments",
+            details={"booking_id": booking.id, "status": booking.status},
+        )
     entry = _entry(actor, booking, Kind.MANUAL, amount, method=method, reference=reference)
     session.add(entry)
     outbox.emit(session, "payment.received", _payload(booking, entry))

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Amount columns (lines, totals, ledger entries) are 32-bit integers on PostgreSQL: anything
+# larger is refused as invalid input on both databases rather than stored on one only.
+
 
 @dataclass(frozen=True, slots=True)
 class PricedLine:
