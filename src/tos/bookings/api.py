@@ -66,7 +66,7 @@ def create_booking(
     )
     out = _detail(ctx, booking)
     if claim is not None:
-        idempotency.complete(claim, 201, out)
+        idempotency.complete(ctx.session, claim, 201, out)
     ctx.session.commit()
     return JSONResponse(out, status_code=201)
 

@@ -12,7 +12,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tos.core.clock import utcnow
 from tos.db.base import Base, IdMixin, TenantOwned, TimestampMixin
@@ -63,6 +63,9 @@ class Booking(IdMixin, TimestampMixin, TenantOwned, Base):
     flags: Mapped[list[str]] = mapped_column(default=list)
     created_by_type: Mapped[str] = mapped_column(String(20))
     created_by_id: Mapped[str | None] = mapped_column(String(36))
+
+    # Never loaded implicitly: set when a booking is created, loaded explicitly in queries.
+    lines: Mapped[list[BookingLine]] = relationship(lazy="raise", order_by="BookingLine.created_at")
 
 
 class BookingLine(IdMixin, TenantOwned, Base):

@@ -20,6 +20,7 @@ from tos.core.clock import utcnow
 from tos.core.errors import Forbidden, NotFound, ValidationFailed
 from tos.core.money import MAX_AMOUNT
 from tos.crm.service import find_or_create_customer
+from tos.db.ids import new_id
 from tos.identity.actors import Actor
 from tos.identity.models import Organization, User
 from tos.identity.permissions import Scope
@@ -54,7 +55,18 @@ def create_booking(
         phone=data.customer.phone,
     )
     seats = snapshot_.seats
+    lines = [
+        BookingLine(
+            organization_id=org.id, kind=ln.kind,
+            schedule_id=schedule.id if schedule and ln.kind == "scheduled" else None,
+            pricing_tier_id=ln.pricing_tier_id, name=ln.name, unit_type=ln.unit_type,
+            quantity=ln.quantity, unit_amount=ln.unit_amount, amount=ln.amount,
+            participants=ln.participants,
+        )
+        for ln in snapshot_.lines
+    ]  # fmt: skip
     booking = Booking(
+        id=new_id(),
         organization_id=org.id,
         reference=_new_reference(session, org, now),
         customer_id=customer.id,
@@ -80,25 +92,9 @@ def create_booking(
         flags=[],
         created_by_type=actor.type,
         created_by_id=actor.id,
+        lines=lines,
     )
     session.add(booking)
-    session.flush()
-    session.add_all(
-        BookingLine(
-            organization_id=org.id,
-            booking_id=booking.id,
-            kind=ln.kind,
-            schedule_id=booking.schedule_id if ln.kind == "scheduled" else None,
-            pricing_tier_id=ln.pricing_tier_id,
-            name=ln.name,
-            unit_type=ln.unit_type,
-            quantity=ln.quantity,
-            unit_amount=ln.unit_amount,
-            amount=ln.amount,
-            participants=ln.participants,
-        )
-        for ln in snapshot_.lines
-    )
     events.record_change(session, actor, booking, from_status=None)
     if expires_at is not None:
         outbox.enqueue(

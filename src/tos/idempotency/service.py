@@ -10,11 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tos.core.clock import utcnow
 from tos.core.errors import Conflict, ValidationFailed
+from tos.db import tenancy
+from tos.db.ids import new_id
+from tos.db.upsert import insert_if_absent
 from tos.idempotency.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -36,33 +39,38 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(session: Session, *, scope: str, key: str, body: Any) -> IdempotencyRecord | Replay:
-    """Claim `key` for this request, or get the stored response of its first use."""
+def claim(session: Session, *, scope: str, key: str, body: Any) -> str | Replay:
+    """Claim `key` for this request (returns the claim's id), or get the stored response of
+    its first use."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationFailed(
             "Idempotency-Key must be 1-255 printable characters", path=["header", "Idempotency-Key"]
         )
     digest = request_hash(body)
-    record = IdempotencyRecord(scope=scope, key=key, request_hash=digest)
-    try:
-        # On PostgreSQL a concurrent first use makes this insert wait for that transaction,
-        # then fail; on SQLite writers are serialised, so the select below sees it.
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        existing = session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
+    claim_id = new_id()
+    values = {"id": claim_id, "organization_id": tenancy.current_org(session), "scope": scope,
+              "key": key, "request_hash": digest, "created_at": utcnow()}  # fmt: skip
+    # On PostgreSQL a concurrent first use makes this wait for that transaction, then do
+    # nothing; on SQLite writers are serialised. Either way the select below sees the winner.
+    if insert_if_absent(session, IdempotencyRecord, values,
+                        conflict=["organization_id", "scope", "key"]):  # fmt: skip
+        return claim_id
+    existing = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
         )
-        assert existing is not None
-        if existing.request_hash != digest:
-            raise IdempotencyKeyReused(details={"key": key}) from None
-        assert existing.status_code is not None and existing.response is not None
-        return Replay(existing.status_code, existing.response)
-    return record
+    )
+    assert existing is not None
+    if existing.request_hash != digest:
+        raise IdempotencyKeyReused(details={"key": key})
+    assert existing.status_code is not None and existing.response is not None
+    return Replay(existing.status_code, existing.response)
 
 
-def complete(record: IdempotencyRecord, status_code: int, body: dict[str, Any]) -> None:
-    record.status_code = status_code
-    record.response = body
+def complete(session: Session, claim_id: str, status_code: int, body: dict[str, Any]) -> None:
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == claim_id)
+        .values(status_code=status_code, response=body)
+        .execution_options(synchronize_session=False)
+    )
