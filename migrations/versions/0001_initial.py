@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-import tos.db.types  # noqa: F401
 from sqlalchemy import Text  # noqa: F401
 from sqlalchemy.dialects import postgresql
+
+import tos.db.types  # noqa: F401
 
 revision = "0001"
 down_revision = None
