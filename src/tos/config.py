@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     public_cache_seconds: int = 60
     log_level: str = "INFO"
     sql_echo: bool = False
-    db_pool_size: int = 10
+    # Persistent connections per process. Above the number of requests one process serves at
+    # once, so connections are reused rather than opened and closed under load.
+    db_pool_size: int = 20
     # SQLite waits this long for the write lock before answering 409 BUSY.
     sqlite_busy_timeout_ms: int = 5000
 

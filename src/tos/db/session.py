@@ -29,7 +29,7 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        max_overflow=pool_size,
         pool_pre_ping=False,
         connect_args={"options": "-c lock_timeout=5000"},
     )
