@@ -5,10 +5,19 @@ beyond 32 bits with an error that would otherwise surface as a 500)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from tos.catalog.codes import COUNTRIES, LANGUAGES
 from tos.core.money import MAX_AMOUNT
@@ -129,3 +138,18 @@ Question = Annotated[str, Field(min_length=1, max_length=2000)]
 Answer = Annotated[str, Field(min_length=1, max_length=20_000)]
 InclusionText = Annotated[str, Field(min_length=1, max_length=1000)]
 Icon = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def not_above_capacity(value: int | None, info: ValidationInfo) -> int | None:
+    """min_participants may not exceed the capacity given beside it."""
+    capacity = info.data.get("capacity")
+    if value is not None and capacity is not None and value > capacity:
+        raise ValueError(f"must not exceed capacity ({capacity})")
+    return value
+
+
+def not_before_valid_from(value: date | None, info: ValidationInfo) -> date | None:
+    since = info.data.get("valid_from")
+    if value is not None and since is not None and value < since:
+        raise ValueError("must not be before valid_from")
+    return value

@@ -65,11 +65,8 @@ class TourIn(InModel):
 
     @field_validator("min_participants")
     @classmethod
-    def _min_within_capacity(cls, value: int, info: ValidationInfo) -> int:
-        capacity = info.data.get("capacity")
-        if capacity is not None and value > capacity:
-            raise ValueError(f"must not exceed capacity ({capacity})")
-        return value
+    def _min_within_capacity(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return f.not_above_capacity(value, info)
 
 
 class TourPatch(InModel):
@@ -146,10 +143,7 @@ class VariantIn(InModel):
     @field_validator("min_participants")
     @classmethod
     def _min_within_capacity(cls, value: int | None, info: ValidationInfo) -> int | None:
-        capacity = info.data.get("capacity")
-        if value is not None and capacity is not None and value > capacity:
-            raise ValueError(f"must not exceed capacity ({capacity})")
-        return value
+        return f.not_above_capacity(value, info)
 
 
 class VariantPatch(InModel):
@@ -211,10 +205,7 @@ class PricingTierIn(InModel):
     @field_validator("valid_until")
     @classmethod
     def _date_range(cls, value: date | None, info: ValidationInfo) -> date | None:
-        since = info.data.get("valid_from")
-        if value is not None and since is not None and value < since:
-            raise ValueError("must not be before valid_from")
-        return value
+        return f.not_before_valid_from(value, info)
 
 
 class PricingTierPatch(InModel):
