@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate migration bench bench-availability clean
+.PHONY: run test lint format migrate migration bench bench-availability bench-booking-rush clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,17 +34,22 @@ format: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/tos migrate
 
-# Regenerate the single initial migration from the models (allowed until the first release).
+# A new migration from the models' difference to the history: make migration m="add x to y"
 migration: $(STAMP)
-	rm -f migrations/versions/0001_initial.py var/_autogen.db
-	TOS_DATABASE_URL=sqlite:///var/_autogen.db $(BIN)/alembic revision --autogenerate --rev-id 0001 -m initial
+	@test -n "$(m)" || { echo 'usage: make migration m="what changes"'; exit 1; }
 	rm -f var/_autogen.db*
-	$(BIN)/ruff format migrations >/dev/null
+	TOS_DATABASE_URL=sqlite:///var/_autogen.db $(BIN)/tos migrate
+	TOS_DATABASE_URL=sqlite:///var/_autogen.db $(BIN)/alembic revision --autogenerate -m "$(m)"
+	rm -f var/_autogen.db*
+	$(BIN)/ruff check --fix --quiet migrations; $(BIN)/ruff format migrations >/dev/null
 
-bench: bench-availability
+bench: bench-availability bench-booking-rush
 
 bench-availability: $(STAMP)
 	$(BIN)/python bench/availability.py
+
+bench-booking-rush: $(STAMP)
+	$(BIN)/python bench/booking_rush.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

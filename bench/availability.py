@@ -20,8 +20,11 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from common import (
+    RESULTS_DIR,
+    ROOT,
     CpuMeter,
     Locust,
+    PySpy,
     Server,
     Wrk,
     bench_database,
@@ -63,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="extra environment for the server, e.g. TOS_DB_POOL_SIZE=20")  # fmt: skip
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="wait up to this long for other work on the machine to stop")  # fmt: skip
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy record the workers during the measured window (the figures "
+                        "are then perturbed); raw stacks go to bench/results/")  # fmt: skip
     p.add_argument("--name", default=None, help="results name (default: from the options)")
     args = p.parse_args(argv)
     if any("=" not in item for item in args.server_env):
@@ -144,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{args.clients} clients, warm-up {args.warmup:g}s, "
                     f"measured {args.duration:g}s ({gen.name})")  # fmt: skip
                 meter = CpuMeter(standard_groups(server, db_url, gen))
-                load = gen.measure(args.warmup, args.duration, meter)
+                profiler = PySpy(server, RESULTS_DIR / f"{name}-pyspy") if args.profile else None
+                load = gen.measure(args.warmup, args.duration, meter, profiler)
                 server_log = server.log_tail(10)
         finally:
             paths_file.unlink(missing_ok=True)
@@ -164,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         "sample_response": sample,
     }
     results = summarize(params, load, meter.report(), busy_before=busy_before)
+    if args.profile:
+        results["profiled"] = "py-spy was sampling the workers: figures perturbed"
+        results["profiles"] = [str(path.relative_to(ROOT)) for path in profiler.outputs]
     if load.errors:
         results["server_log_tail"] = server_log
     emit(name, results)

@@ -74,7 +74,7 @@ def exit_cleanly_on_signals() -> None:
     signal.signal(signal.SIGINT, interrupt)
 
 
-def _executable(name: str) -> str:
+def executable(name: str) -> str:
     candidate = VENV_BIN / name
     if candidate.exists():
         return str(candidate)
@@ -330,7 +330,7 @@ class Server:
             TOS_SQL_ECHO="false",
         )
         env.update(self.extra_env)
-        cmd = [_executable("tos"), "serve", "--host", HOST, "--port", str(self.port),
+        cmd = [executable("tos"), "serve", "--host", HOST, "--port", str(self.port),
                "--workers", str(self.workers)]  # fmt: skip
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
@@ -384,6 +384,13 @@ class Server:
         except psutil.NoSuchProcess:
             return []
 
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: the spawned workers, or the parent itself when
+        it runs with one worker."""
+        procs = self.processes()
+        workers = [p.pid for p in procs if "multiprocessing.spawn" in _cmdline(p)]
+        return workers or [p.pid for p in procs[:1]]
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -428,6 +435,71 @@ def http_get(
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+class PySpy:
+    """`py-spy record --gil` of the server's workers (one py-spy process each, `--format raw`:
+    collapsed stacks, one "frame;frame;... count" line each, for bench/profile_summary.py).
+    `--gil` samples only the thread holding the GIL, so a sample is Python CPU time (py-spy's
+    idle detection does not work here: threads waiting on a condition or on PostgreSQL showed
+    up as running); C code that releases the GIL (libpq's wait) is not seen.
+    Records from `start()` to `stop()` (SIGINT: py-spy then writes its file); `profiling(spy)`
+    wraps a block in both, and the load generators' `measure(..., profiler=spy)` wrap their
+    measured window in it. Blocking sampling pauses the worker ~`rate` times a second and py-spy
+    itself takes CPU, so a profiled run's figures are not the benchmark's.
+    Needs `.venv/bin/pip install py-spy` and ptrace rights (root, or CAP_SYS_PTRACE)."""
+
+    def __init__(self, server: Server, out_prefix: Path, *, rate: int = 200):
+        self.server, self.out_prefix, self.rate = server, out_prefix, rate
+        self.outputs: list[Path] = []
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        exe = executable("py-spy")
+        self.out_prefix.parent.mkdir(parents=True, exist_ok=True)
+        for n, pid in enumerate(self.server.worker_pids(), 1):
+            out = self.out_prefix.with_name(f"{self.out_prefix.name}-worker{n}.txt")
+            cmd = [exe, "record", "--pid", str(pid), "--rate", str(self.rate), "--gil",
+                   "--format", "raw", "--output", str(out)]  # fmt: skip
+            self._procs.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            )
+            self.outputs.append(out)
+        time.sleep(0.3)  # attach before the load it is meant to see
+        for proc in self._procs:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"py-spy exited {proc.returncode}: {err.strip()[-500:]}")
+        log(f"py-spy recording {len(self._procs)} worker(s) at {self.rate} Hz")
+
+    def stop(self) -> list[Path]:
+        """End the recording; the files written."""
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs.clear()
+        written = [p for p in self.outputs if p.exists()]
+        for path in written:
+            log(f"py-spy profile: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        return written
+
+
+@contextmanager
+def profiling(profiler: PySpy | None) -> Iterator[None]:
+    """py-spy records the block (nothing happens for None)."""
+    if profiler is None:
+        yield
+        return
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,6 +658,14 @@ class CpuMeter:
                     reading.last, reading.children_last = own, children
                     reading.alive_at_end = last
 
+    def per_process(self, group: str) -> dict[int, float]:
+        """CPU seconds each process of `group` used in the window (own, without children)."""
+        return {
+            pid: round(r.last - r.first, 3)
+            for (pid, _), r in self._readings.items()
+            if r.group == group
+        }
+
     def report(self) -> dict[str, Any]:
         wall = self._wall1 - self._wall0
         totals = dict.fromkeys(self.groups, 0.0)
@@ -675,7 +755,9 @@ class LoadGenerator:
         except psutil.NoSuchProcess:
             return None
 
-    def measure(self, warmup: float, duration: float, meter: CpuMeter) -> LoadResult:
+    def measure(
+        self, warmup: float, duration: float, meter: CpuMeter, profiler: PySpy | None = None
+    ) -> LoadResult:
         raise NotImplementedError
 
     def _start(self, cmd: list[str], env: dict[str, str]) -> None:
@@ -729,13 +811,15 @@ class Locust(LoadGenerator):
         self.host, self.users, self.processes = host, users, processes
         self.paths_file, self.token = paths_file, token
 
-    def measure(self, warmup: float, duration: float, meter: CpuMeter) -> LoadResult:
+    def measure(
+        self, warmup: float, duration: float, meter: CpuMeter, profiler: PySpy | None = None
+    ) -> LoadResult:
         run_time = warmup + duration + 2  # the tail after the window is discarded
         with tempfile.TemporaryDirectory(prefix="tos-bench-locust-") as tmp:
             out_dir = Path(tmp)
             env = dict(os.environ, BENCH_PATHS_FILE=str(self.paths_file), BENCH_TOKEN=self.token,
                        BENCH_OUT_DIR=tmp)  # fmt: skip
-            cmd = [_executable("locust"), "-f", str(LOCUST_GET), "--headless", "--host", self.host,
+            cmd = [executable("locust"), "-f", str(LOCUST_GET), "--headless", "--host", self.host,
                    "-u", str(self.users), "-r", str(self.users), "-t", f"{run_time:g}s",
                    "--stop-timeout", "0", "--only-summary", "--loglevel", "WARNING",
                    "--exit-code-on-error", "0"]  # fmt: skip
@@ -746,7 +830,7 @@ class Locust(LoadGenerator):
                 self._wait_for_load(out_dir, timeout=60)
                 log(f"locust: load started; warm-up {warmup:g}s, then {duration:g}s measured")
                 time.sleep(warmup)
-                with meter:
+                with profiling(profiler), meter:
                     t0 = time.time()
                     time.sleep(duration)
                     t1 = time.time()
@@ -793,16 +877,18 @@ class Wrk(LoadGenerator):
         self.host, self.users, self.threads = host, users, max(1, min(threads, users))
         self.paths_file, self.token = paths_file, token
 
-    def measure(self, warmup: float, duration: float, meter: CpuMeter) -> LoadResult:
+    def measure(
+        self, warmup: float, duration: float, meter: CpuMeter, profiler: PySpy | None = None
+    ) -> LoadResult:
         if warmup:
             warm = self._run(warmup)
             log(f"wrk: warm-up done ({warm.requests} requests, {warm.errors} errors)")
-        with meter:
+        with profiling(profiler), meter:
             return self._run(duration)
 
     def _run(self, seconds: float) -> LoadResult:
         env = dict(os.environ, BENCH_PATHS_FILE=str(self.paths_file), BENCH_TOKEN=self.token)
-        cmd = [_executable("wrk"), "-t", str(self.threads), "-c", str(self.users),
+        cmd = [executable("wrk"), "-t", str(self.threads), "-c", str(self.users),
                "-d", f"{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(WRK_GET),
                self.host]  # fmt: skip
         self._start(cmd, env)
