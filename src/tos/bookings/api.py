@@ -61,12 +61,16 @@ def create_booking(
             return JSONResponse(
                 claim.body, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
             )
-    booking = service.create_booking(
-        ctx.session, ctx.actor, ctx.organization, body, scope=ctx.scope
+    out: dict = {}
+
+    def respond(booking: Booking) -> None:
+        out.update(_detail(ctx, booking))
+        if claim is not None:
+            idempotency.complete(ctx.session, claim, 201, out)
+
+    service.create_booking(
+        ctx.session, ctx.actor, ctx.organization, body, scope=ctx.scope, before_seats=respond
     )
-    out = _detail(ctx, booking)
-    if claim is not None:
-        idempotency.complete(ctx.session, claim, 201, out)
     ctx.session.commit()
     return JSONResponse(out, status_code=201)
 

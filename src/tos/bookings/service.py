@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -40,7 +41,12 @@ def create_booking(
     data: BookingIn,
     *,
     scope: Scope = Scope.ALL,
+    before_seats: Callable[[Booking], None] | None = None,
 ) -> Booking:
+    """Everything a new booking writes, then the seat guard last. `before_seats` runs after
+    the inserts and before the guard (the route shapes its response and completes its
+    Idempotency-Key there), so the departure's hot row stays locked only for the guard, the
+    version bump and the commit."""
     now = utcnow()
     schedule = _bookable_schedule(session, data.schedule_id, now) if data.schedule_id else None
     snapshot_ = _price(session, org, schedule, data)
@@ -101,6 +107,8 @@ def create_booking(
             session, "bookings.expire_hold", {"booking_id": booking.id}, due_at=expires_at
         )
     session.flush()
+    if before_seats is not None:
+        before_seats(booking)
     # Last, so the hot schedule row is locked only for this statement and the commit.
     if schedule is not None:
         take_seats(session, schedule.id, seats)
