@@ -13,7 +13,6 @@ from tos.bookings.lifecycle import (
     allowed_targets,
     can_transition,
     expand_status_filter,
-    is_live,
     releases_seats,
 )
 
@@ -156,8 +155,3 @@ def test_nothing_is_returned_when_no_seats_are_held(target):
 @pytest.mark.parametrize("target", [s for s in STATUSES if s not in ("cancelled", "refunded")])
 def test_no_other_status_returns_seats(target):
     assert not releases_seats(Status(target), tour_started=False, seats_held=True)
-
-
-@pytest.mark.parametrize("status", STATUSES)
-def test_only_cancelled_and_refunded_bookings_are_not_live(status):
-    assert is_live(status) is (status not in ("cancelled", "refunded"))

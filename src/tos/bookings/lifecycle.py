@@ -79,8 +79,3 @@ def releases_seats(target: Status, *, tour_started: bool, seats_held: bool) -> b
     if target in RELEASES_SEATS:
         return True
     return target is S.REFUNDED and not tour_started
-
-
-def is_live(status: Status | str) -> bool:
-    """Whether a booking in this status may still hold seats."""
-    return Status(status) not in {S.CANCELLED, S.REFUNDED}
