@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -32,6 +31,7 @@ from common import (
     exit_cleanly_on_signals,
     http_get,
     log,
+    run,
     seed_organization,
     seed_tour,
     standard_groups,
@@ -181,8 +181,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        log("interrupted; server stopped and database dropped")
-        sys.exit(130)
+    run(main)

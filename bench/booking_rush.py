@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -49,6 +48,7 @@ from common import (
     log,
     percentiles,
     profiling,
+    run,
     seed_organization,
     seed_tour,
     standard_groups,
@@ -690,8 +690,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        log("interrupted; server stopped and database dropped")
-        sys.exit(130)
+    run(main)

@@ -1020,3 +1020,12 @@ def emit(name: str, results: dict[str, Any]) -> Path:
     print(document, flush=True)
     log(f"wrote {path.relative_to(ROOT)}")
     return path
+
+
+def run(main: Callable[[], int]) -> None:
+    """Run a benchmark's main; Ctrl-C still stops the server and drops the database."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted; server stopped and database dropped")
+        sys.exit(130)

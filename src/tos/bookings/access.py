@@ -8,9 +8,20 @@ from typing import Any
 from sqlalchemy import select, true
 
 from tos.bookings.models import Booking
-from tos.identity.permissions import Role, Scope
+from tos.bookings.service import get_booking
+from tos.identity.auth import Context
+from tos.identity.permissions import Perm, Role, Scope
 from tos.inventory.models import Schedule
 from tos.operations.models import Guide
+
+
+def visible_booking(ctx: Context, booking_id: str, *, perm: Perm | None = None,
+                    lock: bool = False) -> Booking:  # fmt: skip
+    """The booking if the caller may see it (row rules) — and, with `perm`, act on it; 404
+    otherwise. Every route that loads one booking comes through here."""
+    scope = ctx.ensure(perm) if perm else ctx.scope
+    rule = row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=scope)
+    return get_booking(ctx.session, booking_id, rule=rule, lock=lock)
 
 
 def row_rule(*, role: str, user_id: str, scope: Scope) -> Any:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tos.bookings import queries, service
-from tos.bookings.access import row_rule
+from tos.bookings.access import row_rule, visible_booking
 from tos.bookings.models import Booking
 from tos.bookings.schemas import (
     BookingIn,
@@ -27,13 +27,6 @@ from tos.identity.auth import Context, require
 from tos.identity.permissions import Perm, perm_for_transition
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
-
-
-def _visible(ctx: Context, booking_id: str, *, perm: Perm | None = None, lock: bool = False):
-    """The booking if the caller may see it (row rules) — and, with `perm`, act on it."""
-    scope = ctx.ensure(perm) if perm else ctx.scope
-    rule = row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=scope)
-    return service.get_booking(ctx.session, booking_id, rule=rule, lock=lock)
 
 
 def _detail(ctx: Context, booking: Booking) -> dict:
@@ -121,14 +114,14 @@ def list_bookings(
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)
 def get_booking(booking_id: str, ctx: Context = Depends(require(Perm.BOOKINGS_READ))):
-    return _detail(ctx, _visible(ctx, booking_id))
+    return _detail(ctx, visible_booking(ctx, booking_id))
 
 
 @router.patch("/bookings/{booking_id}", response_model=BookingOut)
 def update_booking(
     booking_id: str, body: BookingPatch, ctx: Context = Depends(require(Perm.BOOKINGS_WRITE))
 ):
-    booking = _visible(ctx, booking_id, lock=True)
+    booking = visible_booking(ctx, booking_id, lock=True)
     service.update_booking(ctx.session, ctx.actor, booking, body, scope=ctx.scope)
     ctx.session.commit()
     return _detail(ctx, booking)
@@ -141,7 +134,7 @@ class TransitionOut(BaseModel):
 
 
 def _transition(ctx: Context, booking_id: str, to_status: str, **kwargs) -> dict:
-    booking = _visible(ctx, booking_id, perm=perm_for_transition(to_status), lock=True)
+    booking = visible_booking(ctx, booking_id, perm=perm_for_transition(to_status), lock=True)
     result = transition(ctx.session, ctx.actor, booking, to_status, **kwargs)
     ctx.session.commit()
     return {
@@ -182,7 +175,7 @@ def change_stage(
 def change_owner(
     booking_id: str, body: OwnerIn, ctx: Context = Depends(require(Perm.BOOKINGS_WRITE))
 ):
-    booking = _visible(ctx, booking_id, lock=True)
+    booking = visible_booking(ctx, booking_id, lock=True)
     service.assign_owner(ctx.session, ctx.actor, booking, body.owner_id, scope=ctx.scope)
     ctx.session.commit()
     return _detail(ctx, booking)
@@ -207,5 +200,5 @@ def cancel_booking(
 
 @router.get("/bookings/{booking_id}/events", response_model=list[LifecycleEventOut])
 def list_events(booking_id: str, ctx: Context = Depends(require(Perm.BOOKINGS_READ))):
-    booking = _visible(ctx, booking_id)
+    booking = visible_booking(ctx, booking_id)
     return queries.lifecycle_events(ctx.session, booking.id)

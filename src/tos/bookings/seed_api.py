@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tos.bookings.access import row_rule
+from tos.bookings.access import visible_booking
 from tos.bookings.lifecycle import Status
-from tos.bookings.service import get_booking
 from tos.bookings.transitions import transition
 from tos.core import requestctx
 from tos.core.errors import Forbidden
@@ -57,9 +56,9 @@ def booking_lifecycle(body: LifecycleRequest, ctx: Context = Depends(require(Per
                 "caller": {"actorType": ctx.actor.type, "actorId": ctx.actor.id},
             },
         )
-    scope = ctx.ensure(perm_for_transition(body.toStatus.value))
-    rule = row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=scope)
-    booking = get_booking(ctx.session, body.bookingId, rule=rule, lock=True)
+    booking = visible_booking(
+        ctx, body.bookingId, perm=perm_for_transition(body.toStatus.value), lock=True
+    )
     result = transition(
         ctx.session,
         ctx.actor,

@@ -3,9 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tos.bookings.access import row_rule
+from tos.bookings.access import visible_booking
 from tos.bookings.schemas import LedgerEntryOut
-from tos.bookings.service import get_booking
 from tos.core.money import MAX_AMOUNT
 from tos.identity.auth import Context, require
 from tos.identity.permissions import Perm
@@ -27,11 +26,6 @@ class ManualRefundIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def _locked_booking(ctx: Context, booking_id: str):
-    rule = row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=ctx.scope)
-    return get_booking(ctx.session, booking_id, rule=rule, lock=True)
-
-
 @router.post(
     "/bookings/{booking_id}/payments/manual",
     response_model=LedgerEntryOut,
@@ -40,7 +34,7 @@ def _locked_booking(ctx: Context, booking_id: str):
 def record_manual_payment(
     booking_id: str, body: ManualPaymentIn, ctx: Context = Depends(require(Perm.MONEY_WRITE))
 ):
-    booking = _locked_booking(ctx, booking_id)
+    booking = visible_booking(ctx, booking_id, lock=True)
     entry = service.record_manual_payment(
         ctx.session,
         ctx.actor,
@@ -61,7 +55,7 @@ def record_manual_payment(
 def record_manual_refund(
     booking_id: str, body: ManualRefundIn, ctx: Context = Depends(require(Perm.MONEY_WRITE))
 ):
-    booking = _locked_booking(ctx, booking_id)
+    booking = visible_booking(ctx, booking_id, lock=True)
     entry = service.record_manual_refund(
         ctx.session, ctx.actor, booking, amount=body.amount, reason=body.reason
     )
