@@ -16,14 +16,19 @@ def routers() -> list[APIRouter]:
     from tos.bookings.seed_api import router as booking_lifecycle_seed
     from tos.catalog.api import router as catalog
     from tos.catalog.public_api import router as public_catalog
+    from tos.crm.api import router as customers
     from tos.identity.api import router as identity
+    from tos.identity.organization_api import router as organization
     from tos.inventory.api import router as inventory
     from tos.operations.api import router as operations
+    from tos.operations.manifest_api import router as manifests
     from tos.outbox.api import router as outbox
     from tos.payments.api import router as payments
+    from tos.pricing.api import router as pricing
 
-    return [identity, audit, catalog, inventory, operations, bookings, payments, outbox,
-            booking_lifecycle_seed, public_catalog]  # fmt: skip
+    return [identity, organization, audit, catalog, pricing, inventory, operations, manifests,
+            bookings, customers, payments, outbox, booking_lifecycle_seed,
+            public_catalog]  # fmt: skip
 
 
 def _handlers() -> dict[str, Handler]:

@@ -60,6 +60,9 @@ class Booking(IdMixin, TimestampMixin, TenantOwned, Base):
     utm: Mapped[dict[str, Any]] = mapped_column(default=dict)
     expires_at: Mapped[dt.datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    promotional_code_id: Mapped[str | None] = mapped_column(
+        ForeignKey("promotional_codes.id", ondelete="RESTRICT")
+    )
     flags: Mapped[list[str]] = mapped_column(default=list)
     created_by_type: Mapped[str] = mapped_column(String(20))
     created_by_id: Mapped[str | None] = mapped_column(String(36))

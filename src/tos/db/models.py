@@ -15,5 +15,6 @@ from tos.inventory import versions as inventory_versions  # noqa: E402, F401
 from tos.operations import models as operations_models  # noqa: F401
 from tos.outbox import models as outbox_models  # noqa: F401
 from tos.payments import models as payments_models  # noqa: F401
+from tos.pricing import models as pricing_models  # noqa: F401
 
 metadata = Base.metadata

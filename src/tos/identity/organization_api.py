@@ -1,0 +1,7 @@
+"""organization: filled in by Core 2b."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["organization"])
