@@ -109,8 +109,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="py-spy record the workers during the rush at this level (its figures are then "
         "perturbed); raw stacks go to bench/results/",
     )
-    p.add_argument("--name", default="booking_rush", help="results name")
+    p.add_argument(
+        "--pricing",
+        action="store_true",
+        help="Core 2b's pricing on every booking: the organization charges VAT (exclusive) "
+        "and a city tax (inclusive), the tour has a season and an early-bird rule, and every "
+        "request sends a promotional code (limited to 10 million uses, so each booking counts "
+        "a use under the code's row lock)",
+    )
+    p.add_argument("--name", default=None, help="results name (booking_rush[_pricing])")
     args = p.parse_args(argv)
+    args.name = args.name or ("booking_rush_pricing" if args.pricing else "booking_rush")
     try:
         args.levels = [int(c) for c in args.clients.split(",") if c.strip()]
     except ValueError:
@@ -166,6 +175,42 @@ def seed_rush_schedules(
     return ids, tour.tier_ids[0]  # seed_tour's tiers: ADULT, CHILD
 
 
+def seed_pricing(db_url: str, org: SeededOrg, tier_id: str) -> str:
+    """--pricing: taxes, a season and an early-bird rule that every rushed booking meets, and
+    a promotional code; returns the code."""
+    from sqlalchemy import select
+
+    from tos.catalog.models import PricingTier
+    from tos.db.session import use_database
+    from tos.identity.models import Organization
+    from tos.pricing.models import PricingRule, PromotionalCode, SeasonalPricing
+
+    factory = use_database(db_url)
+    now = datetime.now(UTC)
+    with factory(write=True, organization_id=org.id) as session:
+        organization = session.scalar(select(Organization).where(Organization.id == org.id))
+        assert organization is not None
+        organization.settings = {**(organization.settings or {}), "taxes": [
+            {"name": "VAT", "rate_bp": 2200, "inclusive": False},
+            {"name": "City tax", "rate_bp": 100, "inclusive": True},
+        ]}  # fmt: skip
+        tour_id = session.scalar(select(PricingTier.tour_id).where(PricingTier.id == tier_id))
+        today = now.date()
+        session.add_all([
+            SeasonalPricing(tour_id=tour_id, name="Peak", start_date=today,
+                            end_date=today + timedelta(days=30), adjustment_type="percentage",
+                            adjustment_value=1500, priority=1),
+            PricingRule(kind="early_bird", name="Book a day ahead", discount_type="percentage",
+                        discount_value=500, min_days_before=1),
+            PromotionalCode(code="RUSH10", discount_type="percentage", discount_value=1000,
+                            currency=org.currency, max_uses=10_000_000,
+                            valid_from=now - timedelta(days=1),
+                            valid_until=now + timedelta(days=30)),
+        ])  # fmt: skip
+        session.commit()
+    return "RUSH10"
+
+
 # --------------------------------------------------------------------------------------------
 # The load: one locust run per rush
 
@@ -212,10 +257,12 @@ class RushLocust(LoadGenerator):
         tier_id: str,
         token: str,
         max_seconds: float,
+        promo_code: str = "",
     ) -> None:
         super().__init__()
         self.host, self.users, self.max_seconds = host, users, max_seconds
         self.schedule_id, self.tier_id, self.token = schedule_id, tier_id, token
+        self.promo_code = promo_code
 
     def run(self, meter: CpuMeter | None = None, profiler: PySpy | None = None) -> RushLoad:
         with tempfile.TemporaryDirectory(prefix="tos-bench-rush-") as tmp:
@@ -225,6 +272,7 @@ class RushLocust(LoadGenerator):
                 BENCH_TOKEN=self.token,
                 BENCH_SCHEDULE_ID=self.schedule_id,
                 BENCH_TIER_ID=self.tier_id,
+                BENCH_PROMO_CODE=self.promo_code,
                 BENCH_USERS=str(self.users),
                 BENCH_OUT_DIR=tmp,
             )
@@ -578,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             org = seed_organization(db_url, timezone="Europe/Rome")
             schedule_ids, tier_id = seed_rush_schedules(db_url, engine, org, capacities)
+            promo_code = seed_pricing(db_url, org, tier_id) if args.pricing else ""
             with Server(db_url, workers=args.workers, name=name, env=server_env) as server:
 
                 def rush(
@@ -594,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
                         tier_id=tier_id,
                         token=org.token,
                         max_seconds=args.max_seconds,
+                        promo_code=promo_code,
                     )
                     meter = CpuMeter(standard_groups(server, db_url, gen)) if measured else None
                     with SessionSampler(engine) as sessions:

@@ -38,6 +38,7 @@ HEADERS = {
     "Content-Type": "application/json",
 }
 SOLD_OUT = "CAPACITY_EXCEEDED"
+PROMO_CODE = os.environ.get("BENCH_PROMO_CODE", "")  # booking_rush.py --pricing
 
 _go = Event()
 _requests: list[tuple[float, float, float, int, str]] = []
@@ -93,18 +94,19 @@ class Booker(FastHttpUser):
 
     @task
     def book(self) -> None:
-        body = json.dumps(
-            {
-                "schedule_id": SCHEDULE_ID,
-                "customer": {
-                    "email": f"rush-{uuid.uuid4().hex}@example.com",
-                    "first_name": "Rush",
-                    "last_name": "Customer",
-                },
-                "line_items": [{"pricing_tier_id": TIER_ID, "quantity": 1}],
-                "source": "admin",
-            }
-        )
+        payload: dict[str, Any] = {
+            "schedule_id": SCHEDULE_ID,
+            "customer": {
+                "email": f"rush-{uuid.uuid4().hex}@example.com",
+                "first_name": "Rush",
+                "last_name": "Customer",
+            },
+            "line_items": [{"pricing_tier_id": TIER_ID, "quantity": 1}],
+            "source": "admin",
+        }
+        if PROMO_CODE:
+            payload["promotional_code"] = PROMO_CODE
+        body = json.dumps(payload)
         headers = {**HEADERS, "Idempotency-Key": str(uuid.uuid4())}
         start, t0 = time.time(), time.perf_counter()
         with self.client.post(

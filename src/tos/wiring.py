@@ -25,9 +25,10 @@ def routers() -> list[APIRouter]:
     from tos.outbox.api import router as outbox
     from tos.payments.api import router as payments
     from tos.pricing.api import router as pricing
+    from tos.pricing.quote_api import router as quote
 
-    return [identity, organization, audit, catalog, pricing, inventory, operations, manifests,
-            bookings, customers, payments, outbox, booking_lifecycle_seed,
+    return [identity, organization, audit, catalog, pricing, quote, inventory, operations,
+            manifests, bookings, customers, payments, outbox, booking_lifecycle_seed,
             public_catalog]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, status
 from fastapi.responses import JSONResponse
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 from tos.bookings import queries, service
 from tos.bookings.access import row_rule, visible_booking
 from tos.bookings.models import Booking
+from tos.bookings.rebook import rebook
 from tos.bookings.schemas import (
     BookingIn,
     BookingOut,
@@ -16,6 +18,7 @@ from tos.bookings.schemas import (
     CancelIn,
     LifecycleEventOut,
     OwnerIn,
+    RebookIn,
     StageIn,
     TransitionIn,
 )
@@ -35,25 +38,30 @@ def _detail(ctx: Context, booking: Booking) -> dict:
     )
 
 
+def _claim(ctx: Context, route: str, key: str | None, body: Any) -> str | JSONResponse | None:
+    """The Idempotency-Key claim for this caller and route, or the first use's response."""
+    if key is None:
+        return None
+    claim = idempotency.claim(
+        ctx.session, scope=f"{route} {ctx.user.id}", key=key, body=body.model_dump(mode="json")
+    )
+    if isinstance(claim, idempotency.Replay):
+        ctx.session.rollback()
+        return JSONResponse(
+            claim.body, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    return claim
+
+
 @router.post("/bookings", response_model=BookingOut, status_code=status.HTTP_201_CREATED)
 def create_booking(
     body: BookingIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
     ctx: Context = Depends(require(Perm.BOOKINGS_WRITE)),
 ):
-    claim = None
-    if idempotency_key is not None:
-        claim = idempotency.claim(
-            ctx.session,
-            scope=f"POST /api/v1/bookings {ctx.user.id}",
-            key=idempotency_key,
-            body=body.model_dump(mode="json"),
-        )
-        if isinstance(claim, idempotency.Replay):
-            ctx.session.rollback()
-            return JSONResponse(
-                claim.body, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
-            )
+    claim = _claim(ctx, "POST /api/v1/bookings", idempotency_key, body)
+    if isinstance(claim, JSONResponse):
+        return claim
     out: dict = {}
 
     def respond(booking: Booking) -> None:
@@ -66,6 +74,50 @@ def create_booking(
     )
     ctx.session.commit()
     return JSONResponse(out, status_code=201)
+
+
+class DifferenceOut(BaseModel):
+    amount: int = Field(description="new total - previous total, in minor units")
+    currency: str
+    direction: str = Field(description="due | credit | none")
+
+
+class RebookOut(BaseModel):
+    booking: BookingOut
+    from_schedule_id: str | None
+    difference: DifferenceOut
+
+
+@router.post("/bookings/{booking_id}/rebook", response_model=RebookOut)
+def rebook_booking(
+    booking_id: str,
+    body: RebookIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    ctx: Context = Depends(require(Perm.BOOKINGS_WRITE)),
+):
+    """Move the booking to another departure, or change its line items, in one step."""
+    claim = _claim(ctx, f"POST /api/v1/bookings/{booking_id}/rebook", idempotency_key, body)
+    if isinstance(claim, JSONResponse):
+        return claim
+    booking = visible_booking(ctx, booking_id, lock=True)
+    result = rebook(
+        ctx.session, ctx.actor, ctx.organization.currency, ctx.organization.settings or {},
+        booking, schedule_id=body.schedule_id, line_items=body.line_items,
+    )  # fmt: skip
+    diff = result.difference
+    out = {
+        "booking": _detail(ctx, result.booking),
+        "from_schedule_id": result.from_schedule_id,
+        "difference": {
+            "amount": diff,
+            "currency": result.booking.currency,
+            "direction": "due" if diff > 0 else "credit" if diff < 0 else "none",
+        },
+    }
+    if claim is not None:
+        idempotency.complete(ctx.session, claim, 200, out)
+    ctx.session.commit()
+    return JSONResponse(out)
 
 
 @router.get("/bookings", response_model=Page[BookingOut])

@@ -48,6 +48,7 @@ def booking_out(
         refunded=totals.refunded,
         refund_pending=totals.refund_pending,
         balance_due=max(booking.total - totals.net, 0),
+        credit=max(totals.net - booking.total, 0),
         line_items=lines,
         ledger=entries,
     )
@@ -78,6 +79,7 @@ _BOOKING_FIELDS = (
     "utm",
     "expires_at",
     "cancel_reason",
+    "promotional_code_id",
     "flags",
     "created_at",
     "updated_at",

@@ -79,6 +79,7 @@ class BookingIn(Strict):
     source: Source = "admin"
     hold: bool = False
     expires_at: dt.datetime | None = None
+    promotional_code: str | None = Field(None, min_length=1, max_length=64)
     assigned_to: str | None = Field(None, max_length=36)
     utm_source: str | None = Field(None, max_length=200)
     utm_medium: str | None = Field(None, max_length=200)
@@ -105,6 +106,15 @@ class BookingIn(Strict):
     def utm(self) -> dict[str, str]:
         fields = ("source", "medium", "campaign", "term", "content")
         return {f: v for f in fields if (v := getattr(self, f"utm_{f}"))}
+
+
+class RebookIn(Strict):
+    """The departure to move to (the booked one to change only the line items); without
+    line_items the booking's own lines are asked for again (same tiers: the target must be a
+    departure of the same tour, or give line_items with the other tour's tiers)."""
+
+    schedule_id: str = Field(max_length=36)
+    line_items: list[LineItemIn] | None = Field(None, min_length=1, max_length=100)
 
 
 class BookingPatch(Strict):
@@ -203,6 +213,7 @@ class BookingOut(BaseModel):
     refunded: int
     refund_pending: int
     balance_due: int
+    credit: int = Field(description="paid beyond the total (e.g. after a cheaper rebooking)")
     held_seats: int
     overbooked_seats: int
     participants_count: int
@@ -213,6 +224,7 @@ class BookingOut(BaseModel):
     utm: dict[str, Any]
     expires_at: dt.datetime | None
     cancel_reason: str | None
+    promotional_code_id: str | None
     flags: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -16,21 +16,20 @@ from tos.bookings.lifecycle import Status
 from tos.bookings.models import Booking, BookingLine
 from tos.bookings.schemas import BookingIn, BookingPatch
 from tos.bookings.seats import ScheduleNotOpen, take_seats
-from tos.catalog.models import PricingTier
 from tos.core.clock import utcnow
 from tos.core.errors import Forbidden, NotFound, ValidationFailed
-from tos.core.money import MAX_AMOUNT
 from tos.crm.service import find_or_create_customer
 from tos.db.ids import new_id
 from tos.identity.actors import Actor
 from tos.identity.models import Organization, User
+from tos.identity.organization import deposit_rule_of, hold_minutes_of
 from tos.identity.permissions import Scope
 from tos.inventory.models import Schedule
 from tos.outbox import service as outbox
-from tos.pricing.quote import PricedLine, Snapshot
-from tos.pricing.tiers import applies
+from tos.pricing import promotions
+from tos.pricing.cart import price_cart
+from tos.pricing.engine import deposit_for
 
-DEFAULT_HOLD_MINUTES = 30
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
 
@@ -48,8 +47,7 @@ def create_booking(
     Idempotency-Key there), so the departure's hot row stays locked only for the guard, the
     version bump and the commit."""
     now = utcnow()
-    schedule = _bookable_schedule(session, data.schedule_id, now) if data.schedule_id else None
-    snapshot_ = _price(session, org, schedule, data)
+    schedule = bookable_schedule(session, data.schedule_id, now) if data.schedule_id else None
     assigned_to = _assignee(session, actor, data.assigned_to, scope)
     expires_at = _expiry(org, data, now)
     customer = find_or_create_customer(
@@ -60,6 +58,12 @@ def create_booking(
         last_name=data.customer.last_name,
         phone=data.customer.phone,
     )
+    cart = price_cart(
+        session, org_currency=org.currency, org_settings=org.settings or {}, schedule=schedule,
+        line_items=data.line_items, now=now, promotional_code=data.promotional_code,
+        customer_id=customer.id,
+    )  # fmt: skip
+    snapshot_ = cart.snapshot
     seats = snapshot_.seats
     lines = [
         BookingLine(
@@ -86,7 +90,8 @@ def create_booking(
         discount_total=snapshot_.discount_total,
         tax_total=snapshot_.tax_total,
         total=snapshot_.total,
-        deposit_required=snapshot_.total,
+        deposit_required=deposit_for(snapshot_.total, deposit_rule_of(org.settings or {})),
+        promotional_code_id=cart.promo.id if cart.promo else None,
         price_snapshot=snapshot_.as_dict(),
         held_seats=seats,
         participants_count=seats,
@@ -109,13 +114,20 @@ def create_booking(
     session.flush()
     if before_seats is not None:
         before_seats(booking)
-    # Last, so the hot schedule row is locked only for this statement and the commit.
+    # Last, so the hot rows (the code's, then the departure's: always in this order) are locked
+    # only for these statements and the commit.
+    if cart.promo is not None:
+        promo_discount = snapshot_.promo_discount
+        promotions.redeem(
+            session, cart.promo, booking_id=booking.id, customer_id=customer.id,
+            amount=promo_discount.amount if promo_discount else 0,
+        )  # fmt: skip
     if schedule is not None:
         take_seats(session, schedule.id, seats)
     return booking
 
 
-def _bookable_schedule(session: Session, schedule_id: str, now: dt.datetime) -> Schedule:
+def bookable_schedule(session: Session, schedule_id: str, now: dt.datetime) -> Schedule:
     schedule = session.scalar(select(Schedule).where(Schedule.id == schedule_id))
     if schedule is None:
         raise ValidationFailed("no such schedule", path=["schedule_id"])
@@ -123,58 +135,6 @@ def _bookable_schedule(session: Session, schedule_id: str, now: dt.datetime) -> 
         status = schedule.status if schedule.status != "open" else "departed"
         raise ScheduleNotOpen(details={"schedule_id": schedule.id, "status": status})
     return schedule
-
-
-def _price(
-    session: Session, org: Organization, schedule: Schedule | None, data: BookingIn
-) -> Snapshot:
-    tiers: dict[str, PricingTier] = {}
-    if schedule is not None:
-        tiers = {
-            t.id: t
-            for t in session.scalars(
-                select(PricingTier).where(PricingTier.tour_id == schedule.tour_id)
-            )
-        }
-    lines: list[PricedLine] = []
-    currencies: set[str] = set()
-    for i, li in enumerate(data.line_items):
-        if li.pricing_tier_id is None:
-            assert li.description is not None and li.unit_amount is not None
-            lines.append(PricedLine("item", li.description, li.quantity, li.unit_amount))
-            continue
-        tier = tiers.get(li.pricing_tier_id)
-        assert schedule is not None
-        if tier is None or not applies(tier, variant_id=schedule.variant_id, on=schedule.date):
-            raise ValidationFailed(
-                "this pricing tier does not apply to this departure",
-                path=["line_items", i, "pricing_tier_id"],
-            )
-        currencies.add(tier.currency)
-        lines.append(
-            PricedLine(
-                "scheduled",
-                tier.name,
-                li.quantity,
-                tier.amount,
-                pricing_tier_id=tier.id,
-                unit_type=tier.unit_type,
-                participants=[p.model_dump() for p in li.participants],
-            )
-        )
-    if len(currencies) > 1:
-        raise ValidationFailed(
-            "all tiers of one booking must share a currency", path=["line_items"]
-        )
-    for i, line in enumerate(lines):
-        if line.amount > MAX_AMOUNT:
-            raise ValidationFailed(
-                f"a line may come to at most {MAX_AMOUNT}", path=["line_items", i]
-            )
-    snapshot_ = Snapshot(currency=currencies.pop() if currencies else org.currency, lines=lines)
-    if snapshot_.subtotal > MAX_AMOUNT:
-        raise ValidationFailed(f"a booking may come to at most {MAX_AMOUNT}", path=["line_items"])
-    return snapshot_
 
 
 def _assignee(session: Session, actor: Actor, wanted: str | None, scope: Scope) -> str | None:
@@ -197,7 +157,7 @@ def _staff_user(session: Session, user_id: str, *, path: list[str | int]) -> Use
 
 def _expiry(org: Organization, data: BookingIn, now: dt.datetime) -> dt.datetime | None:
     if data.hold:
-        minutes = int((org.settings or {}).get("hold_minutes", DEFAULT_HOLD_MINUTES))
+        minutes = hold_minutes_of(org.settings or {})
         return now + dt.timedelta(minutes=minutes)
     if data.expires_at is not None:
         if data.expires_at <= now:

@@ -21,6 +21,7 @@ from tos.identity.actors import Actor
 from tos.inventory.models import Schedule
 from tos.payments import ledger
 from tos.payments.queries import ledger_totals
+from tos.pricing import promotions
 
 CANCEL_REASON_MAX = 500  # bookings.cancel_reason is String(500)
 
@@ -66,6 +67,8 @@ def transition(
         )
     _check_ledger_guard(session, booking, target)
     before = snapshot(booking)
+    # The code's row before the departure's: the order booking creation locks them in.
+    _give_back_promo_if_due(session, booking, target)
     _return_seats_if_due(session, booking, current, target)
     booking.status = target.value
     if target is Status.CANCELLED:
@@ -110,6 +113,16 @@ def _check_ledger_guard(session: Session, booking: Booking, target: Status) -> N
                     "missing": "refund",
                 },
             )
+
+
+def _give_back_promo_if_due(session: Session, booking: Booking, target: Status) -> None:
+    """A booking cancelled before any money came in gives its code's use back."""
+    if (
+        target is Status.CANCELLED
+        and booking.promotional_code_id is not None
+        and ledger_totals(session, booking.id).paid_in == 0
+    ):
+        promotions.release(session, booking.id)
 
 
 def _cancel_reason(metadata: dict[str, Any] | None, note: str | None) -> str | None:

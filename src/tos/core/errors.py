@@ -57,6 +57,12 @@ class ValidationFailed(AppError):
     code = "VALIDATION_ERROR"
     message = "The request is not valid"
 
-    def __init__(self, message: str | None = None, *, path: list[str | int] | None = None):
-        details = {"fields": [{"path": path or [], "message": message or self.message}]}
-        super().__init__(message or self.message, details=details)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        path: list[str | int] | None = None,
+        details: dict[str, Any] | None = None,
+    ):
+        fields = {"fields": [{"path": path or [], "message": message or self.message}]}
+        super().__init__(message or self.message, details={**(details or {}), **fields})

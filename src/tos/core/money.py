@@ -68,3 +68,23 @@ def from_major(units: int | str, currency: str) -> int:
 
 def to_major(minor: int, currency: str) -> Decimal:
     return Decimal(minor) / (Decimal(10) ** currency_exponent(currency))
+
+
+BASIS_POINTS = 10_000  # 100 %
+
+
+def divide_half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to the nearest integer, ties to even: TOS's one rounding
+    rule for money (docs/pricing.md). Exact on integers of any size."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
+def apply_rate(amount: int, basis_points: int) -> int:
+    """`basis_points` / 10 000 of `amount` in minor units, rounded half-even."""
+    return divide_half_even(amount * basis_points, BASIS_POINTS)

@@ -6,7 +6,6 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tos.core.clock import utcnow
-
 from tos.db.base import Base, IdMixin, TenantOwned, TimestampMixin
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from tos.core.errors import ValidationFailed
+from tos.pricing.engine import Season, adjusted_unit, winning_season
 from tos.pricing.tiers import TierLike, tiers_for
 
 MAX_RANGE_DAYS = 366
@@ -38,6 +39,8 @@ class TourWithTiers(Protocol):
     def availability_type(self) -> str: ...
     @property
     def tiers(self) -> Sequence[PricedTier]: ...
+    @property
+    def seasons(self) -> Sequence[Season]: ...
 
 
 def derived_status(status: str, capacity: int | None, seats_taken: int) -> str:
@@ -64,8 +67,9 @@ def build_availability(
     """The response body as plain data. `schedules` are rows of (id, variant_id, variant_name,
     date, start_time, end_time, starts_at, capacity, seats_taken, status) that the query chose:
     the available ones, or all of them with include_unavailable. Unpacked as tuples and
-    priced once per variant and day, because this runs for every departure of every request."""
-    tiers = tour.tiers
+    priced once per variant and day (with that day's winning season), because this runs for
+    every departure of every request."""
+    tiers, seasons = tour.tiers, tour.seasons
     priced: dict[tuple[str, dt.date], list[dict[str, Any]]] = {}
     items = []
     for (
@@ -82,9 +86,10 @@ def build_availability(
     ) in schedules:
         pricing = priced.get((variant_id, day))
         if pricing is None:
+            season = winning_season(seasons, day)
             pricing = priced[(variant_id, day)] = [
                 {"tier_id": t.id, "name": t.name, "unit_type": t.unit_type,
-                 "price": {"amount": t.amount, "currency": t.currency}}
+                 "price": {"amount": adjusted_unit(t.amount, season), "currency": t.currency}}
                 for t in tiers_for(tiers, variant_id=variant_id, on=day)
             ]  # fmt: skip
         spots = None if capacity is None else max(capacity - taken, 0)

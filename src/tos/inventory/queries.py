@@ -1,5 +1,6 @@
 """Reads of schedules and availability. Availability selects only the columns it shows (no
-ORM entities) in two statements whatever the window: the tour with its tiers, and schedules."""
+ORM entities) in three statements whatever the window: the tour with its tiers, its seasons in
+the window, and schedules."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from tos.core.errors import NotFound
 from tos.db.types import UTCDateTime
 from tos.inventory.models import Schedule
 from tos.operations.models import Guide
+from tos.pricing.cart import season_terms
+from tos.pricing.engine import Season
+from tos.pricing.models import SeasonalPricing
 
 AnySelect = Select[*tuple[Any, ...]]
 
@@ -159,6 +163,7 @@ class AvailabilityTour(NamedTuple):
     timezone: str
     availability_type: str
     tiers: list[Tier]
+    seasons: list[Season]
 
 
 def inventory_version(session: Session, tour_id: str) -> int:
@@ -183,7 +188,14 @@ def availability_tour(
     if variant_id is not None and first[3] is None:
         raise NotFound("variant", variant_id)
     tiers = [Tier(*row[4:]) for row in rows if row[4] is not None]
-    return AvailabilityTour(first[0], first[1], first[2], tiers)
+    seasons = session.scalars(
+        select(SeasonalPricing).where(
+            SeasonalPricing.tour_id == tour_id,
+            SeasonalPricing.start_date <= date_to,
+            SeasonalPricing.end_date >= date_from,
+        )
+    )
+    return AvailabilityTour(first[0], first[1], first[2], tiers, [season_terms(s) for s in seasons])
 
 
 def availability_schedules(

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from tos.catalog.models import PricingTier, Tour, Variant
 from tos.inventory.models import Schedule
+from tos.pricing.models import SeasonalPricing
 
-_TOUR_PARTS = (Schedule, Variant, PricingTier)
+# A season changes the prices availability shows, so it bumps the version like a tier.
+_TOUR_PARTS = (Schedule, Variant, PricingTier, SeasonalPricing)
 
 
 def bump(session: Session, tour_ids: set[str]) -> None:
