@@ -27,6 +27,9 @@ from tos.inventory import service as inventory
 from tos.inventory.models import Schedule
 from tos.operations import service as operations
 from tos.operations.models import Guide
+from tos.pricing import service as pricing
+from tos.pricing.models import PromotionalCode
+from tos.pricing.schemas import PromoIn
 
 SLUG = "demo"
 SEASON_DAYS = 120
@@ -194,8 +197,28 @@ def load_demo() -> str:
                     date_to=today + dt.timedelta(days=SEASON_DAYS),
                 )
         _assign_next_departures(session, actor, guide)
+        _pricing(session, actor, org)
         _, token = identity.create_api_key(session, actor, user_id=owner.id, name="demo")
     return token
+
+
+def _pricing(session, actor: Actor, org: Organization) -> None:
+    """Portuguese VAT inside the prices, a 30 % deposit, and a welcome code (once)."""
+    if not (org.settings or {}).get("taxes"):
+        org.settings = {
+            **(org.settings or {}),
+            "taxes": [{"name": "IVA", "rate_bp": 600, "inclusive": True}],
+            "deposit": {"type": "percentage", "value": 3000},
+        }
+    if session.scalar(select(PromotionalCode.id).where(PromotionalCode.code == "WELCOME10")):
+        return
+    now = utcnow()
+    pricing.create_promo(
+        session, actor, default_currency=org.currency,
+        data=PromoIn(code="WELCOME10", description="10 % off a first booking",
+                     discount_type="percentage", discount_value=1000, max_uses_per_customer=1,
+                     valid_from=now, valid_until=now + dt.timedelta(days=365)),
+    )  # fmt: skip
 
 
 def _tour(session, actor: Actor, org: Organization, spec: dict[str, Any]) -> Tour:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from tos.catalog.models import PricingTier, Tour
+from tos.catalog.models import PricingTier
 from tos.core.errors import ValidationFailed
 from tos.core.money import MAX_AMOUNT
 from tos.identity.organization import taxes_of
@@ -77,7 +77,7 @@ def price_cart(
     departure, booked_on = None, None
     if schedule is not None:
         departure = schedule.date
-        booked_on = now.astimezone(ZoneInfo(_tour_timezone(session, schedule))).date()
+        booked_on = now.astimezone(ZoneInfo(schedule.timezone)).date()
     try:
         snapshot = engine.price(
             currency=currency,
@@ -153,10 +153,6 @@ def _lines(
 
 def _plain(participant: Any) -> dict[str, Any]:
     return participant.model_dump() if hasattr(participant, "model_dump") else dict(participant)
-
-
-def _tour_timezone(session: Session, schedule: Schedule) -> str:
-    return session.scalar(select(Tour.timezone).where(Tour.id == schedule.tour_id)) or "UTC"
 
 
 def _seasons(session: Session, schedule: Schedule) -> list[engine.Season]:
