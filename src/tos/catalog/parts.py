@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tos.audit.service import record, snapshot
+from tos.audit import changes
 from tos.catalog.models import PricingTier, Tour, TourFaq, TourInclusion, Variant
 from tos.catalog.patterns import misfit
 from tos.catalog.queries import ENTITY_NAMES, get_part, get_tour
@@ -173,31 +172,12 @@ def delete_part(session: Session, actor: Actor, model: type[M], tour_id: str, pa
 
 
 def _add(session: Session, actor: Actor, obj: M) -> M:
-    session.add(obj)
-    record(session, actor, f"{ACTIONS[type(obj)]}.created", obj)
-    return obj
+    return changes.add(session, actor, obj, entity=ACTIONS[type(obj)])
 
 
 def _apply(session: Session, actor: Actor, obj: M, fields: dict[str, Any]) -> M:
-    changed = {name: value for name, value in fields.items() if getattr(obj, name) != value}
-    if not changed:
-        return obj
-    before = snapshot(obj)
-    for name, value in changed.items():
-        setattr(obj, name, value)
-    record(session, actor, f"{ACTIONS[type(obj)]}.updated", obj, before=before)
-    return obj
+    return changes.apply(session, actor, obj, fields, entity=ACTIONS[type(obj)])
 
 
 def _remove(session: Session, actor: Actor, obj: M) -> None:
-    before = snapshot(obj)
-    session.delete(obj)
-    try:
-        session.flush()
-    except IntegrityError:
-        name = ENTITY_NAMES[type(obj)]
-        raise Conflict(
-            f"the {name} is referenced by other records and cannot be deleted",
-            details={"id": obj.id},
-        ) from None
-    record(session, actor, f"{ACTIONS[type(obj)]}.deleted", obj, before=before, after=None)
+    changes.delete(session, actor, obj, entity=ACTIONS[type(obj)], wording=ENTITY_NAMES[type(obj)])

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tos.audit import changes
 from tos.audit.service import record, snapshot
 from tos.catalog.models import Tour, Variant
 from tos.catalog.queries import get_tour
@@ -358,30 +359,13 @@ def _changed(obj: Any, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add(session: Session, actor: Actor, obj: M) -> M:
-    session.add(obj)
-    record(session, actor, f"{_NAMES[type(obj)][0]}.created", obj)
-    return obj
+    return changes.add(session, actor, obj, entity=_NAMES[type(obj)][0])
 
 
 def _apply(session: Session, actor: Actor, obj: M, fields: dict[str, Any]) -> M:
-    changed = _changed(obj, fields)
-    if not changed:
-        return obj
-    before = snapshot(obj)
-    for name, value in changed.items():
-        setattr(obj, name, value)
-    record(session, actor, f"{_NAMES[type(obj)][0]}.updated", obj, before=before)
-    return obj
+    return changes.apply(session, actor, obj, fields, entity=_NAMES[type(obj)][0])
 
 
 def _remove(session: Session, actor: Actor, obj: M) -> None:
-    before = snapshot(obj)
-    session.delete(obj)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(
-            f"the {_NAMES[type(obj)][1]} is referenced by other records and cannot be deleted",
-            details={"id": obj.id},
-        ) from None
-    record(session, actor, f"{_NAMES[type(obj)][0]}.deleted", obj, before=before, after=None)
+    entity, wording = _NAMES[type(obj)]
+    changes.delete(session, actor, obj, entity=entity, wording=wording)
