@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     # SQLite waits this long for the write lock before answering 409 BUSY.
     sqlite_busy_timeout_ms: int = 5000
+    # Where customers and providers reach this install: the sandbox checkout page's links and
+    # the sandbox provider's webhooks go here.
+    public_url: str = "http://127.0.0.1:8000"
+    # The install-wide payment accounts, used by organizations without their own
+    # (PUT /api/v1/payment-accounts/{provider}). Empty = not configured (503 on webhooks).
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""  # tests: a local Stripe-compatible server
+    razorpay_key_id: str = ""
+    razorpay_key_secret: str = ""
+    razorpay_webhook_secret: str = ""
+    razorpay_api_base: str = ""
+    # The sandbox provider signs its webhooks with this; derived from secret_key when empty.
+    sandbox_webhook_secret: str = ""
+    # Payments still requires_action after this long are asked about (missed webhooks).
+    reconcile_after_minutes: int = 15
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

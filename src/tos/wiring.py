@@ -13,8 +13,10 @@ Handler = Callable[[Session, object], None]
 def routers() -> list[APIRouter]:
     from tos.audit.api import router as audit
     from tos.bookings.api import router as bookings
+    from tos.bookings.public_api import router as public_checkout
     from tos.bookings.seed_api import router as booking_lifecycle_seed
     from tos.catalog.api import router as catalog
+    from tos.catalog.policy_api import router as policies
     from tos.catalog.public_api import router as public_catalog
     from tos.crm.api import router as customers
     from tos.identity.api import router as identity
@@ -23,19 +25,30 @@ def routers() -> list[APIRouter]:
     from tos.operations.api import router as operations
     from tos.operations.manifest_api import router as manifests
     from tos.outbox.api import router as outbox
+    from tos.payments.account_api import router as payment_accounts
     from tos.payments.api import router as payments
+    from tos.payments.intent_api import router as payment_intents
+    from tos.payments.webhook_api import router as payment_webhooks
     from tos.pricing.api import router as pricing
     from tos.pricing.quote_api import router as quote
 
-    return [identity, organization, audit, catalog, pricing, quote, inventory, operations,
-            manifests, bookings, customers, payments, outbox, booking_lifecycle_seed,
-            public_catalog]  # fmt: skip
+    return [identity, organization, audit, catalog, policies, pricing, quote, inventory, operations,
+            manifests, bookings, customers, payments, payment_intents, payment_webhooks,
+            payment_accounts, outbox, booking_lifecycle_seed, public_catalog,
+            public_checkout]  # fmt: skip
 
 
 def _handlers() -> dict[str, Handler]:
+    from tos.bookings import departure_cancellation
     from tos.bookings import handlers as bookings
+    from tos.payments import refunds, webhooks
 
-    return {"bookings.expire_hold": bookings.expire_hold}  # type: ignore[dict-item]
+    return {
+        "bookings.expire_hold": bookings.expire_hold,
+        "bookings.cancel_departure": departure_cancellation.cancel_departure_batch,
+        "payments.process_webhook": webhooks.process_webhook,
+        "payments.execute_refund": refunds.execute_refund,
+    }  # type: ignore[dict-item]
 
 
 # event name -> handler names that react to it. Events with no handler yet write no outbox row;

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tos.bookings import queries, service
+from tos.bookings import departure_cancellation, queries, service
 from tos.bookings.access import row_rule, visible_booking
 from tos.bookings.models import Booking
 from tos.bookings.rebook import rebook
@@ -16,10 +16,12 @@ from tos.bookings.schemas import (
     BookingOut,
     BookingPatch,
     CancelIn,
+    LedgerEntryOut,
     LifecycleEventOut,
     OwnerIn,
     RebookIn,
     StageIn,
+    Strict,
     TransitionIn,
 )
 from tos.bookings.transitions import transition
@@ -27,7 +29,9 @@ from tos.core.errors import ValidationFailed
 from tos.core.pagination import Page, PageParams, page_params, paginate
 from tos.idempotency import service as idempotency
 from tos.identity.auth import Context, require
-from tos.identity.permissions import Perm, perm_for_transition
+from tos.identity.permissions import Perm, perm_for_transition, scope_for
+from tos.inventory.schemas import ScheduleOut, schedule_out
+from tos.payments.cancellation import cancel_with_refund
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
@@ -233,24 +237,67 @@ def change_owner(
     return _detail(ctx, booking)
 
 
-@router.post("/bookings/{booking_id}/cancel", response_model=TransitionOut)
+class CancelOut(TransitionOut):
+    refund: dict[str, Any] = Field(description="{amount, currency, entries}: pending refunds")
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=CancelOut)
 def cancel_booking(
     booking_id: str,
     body: CancelIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
     ctx: Context = Depends(require(Perm.BOOKINGS_READ)),
 ):
-    return _transition(
-        ctx,
-        booking_id,
-        "cancelled",
-        note=body.reason,
-        metadata={"reason": body.reason},
-        idempotency_key=idempotency_key,
-    )
+    """Cancel and refund in one step: the policy amount, or (money roles) a chosen amount."""
+    may_choose = scope_for(ctx.user.role, Perm.MONEY_WRITE) is not None
+    perm = Perm.MONEY_WRITE if may_choose else Perm.BOOKINGS_CANCEL
+    booking = visible_booking(ctx, booking_id, perm=perm, lock=True)
+    done = cancel_with_refund(
+        ctx.session, ctx.actor, booking, reason=body.reason, refund_amount=body.refund_amount,
+        may_choose=may_choose, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    ctx.session.commit()
+    return {
+        "booking": _detail(ctx, booking),
+        "event": LifecycleEventOut.model_validate(done.result.event),
+        "replayed": done.result.replayed,
+        "refund": {
+            "amount": done.refund_amount,
+            "currency": booking.currency,
+            "entries": [LedgerEntryOut.model_validate(e).model_dump(mode="json")
+                        for e in done.refunds],
+        },
+    }  # fmt: skip
 
 
 @router.get("/bookings/{booking_id}/events", response_model=list[LifecycleEventOut])
 def list_events(booking_id: str, ctx: Context = Depends(require(Perm.BOOKINGS_READ))):
     booking = visible_booking(ctx, booking_id)
     return queries.lifecycle_events(ctx.session, booking.id)
+
+
+class DepartureCancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+    notify_customers: bool = True
+
+
+class DepartureCancelOut(BaseModel):
+    schedule: ScheduleOut
+    bookings_to_cancel: int = Field(description="live bookings the job cancels and refunds")
+
+
+@router.post("/schedules/{schedule_id}/cancel", response_model=DepartureCancelOut,
+             status_code=status.HTTP_202_ACCEPTED)  # fmt: skip
+def cancel_departure(
+    schedule_id: str,
+    body: DepartureCancelIn,
+    ctx: Context = Depends(require(Perm.SCHEDULES_CREATE)),
+):
+    """Seed 003 §3: the departure is cancelled now; its bookings are cancelled and refunded in
+    full by a resumable job (watch them move, or GET the bookings with schedule_id)."""
+    schedule, pending = departure_cancellation.cancel_departure(
+        ctx.session, ctx.actor, schedule_id, reason=body.reason,
+        notify_customers=body.notify_customers,
+    )  # fmt: skip
+    ctx.session.commit()
+    return {"schedule": schedule_out(schedule), "bookings_to_cancel": pending}

@@ -13,6 +13,7 @@ from tos.core.errors import NotFound
 from tos.identity.actors import Actor
 from tos.outbox import service as outbox
 from tos.outbox.models import OutboxMessage
+from tos.payments.intents import cancel_open_intents
 from tos.payments.ledger import covers
 from tos.payments.queries import ledger_totals
 
@@ -43,6 +44,7 @@ def expire_hold(session: Session, message: OutboxMessage) -> None:
             session, "bookings.expire_hold", {"booking_id": booking.id}, due_at=booking.expires_at
         )
         return
+    cancel_open_intents(session, booking.id)
     transition(
         session,
         Actor.system(booking.organization_id),

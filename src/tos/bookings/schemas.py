@@ -142,6 +142,11 @@ class OwnerIn(Strict):
 
 class CancelIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
+    refund_amount: int | None = Field(
+        None, ge=0, le=MAX_AMOUNT,
+        description="owner, admin, accountant only; default: all that was taken (others: the "
+        "tour's cancellation policy amount)",
+    )  # fmt: skip
 
 
 class MoneyOut(BaseModel):

@@ -34,7 +34,7 @@ class LifecycleRequest(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def _envelope(request: Request, status: int, code: str, message: str, details: dict[str, Any]):
+def seed_envelope(request: Request, status: int, code: str, message: str, details: dict[str, Any]):
     body = {
         "ok": False,
         "error": {"code": code, "message": message, "details": details},
@@ -43,7 +43,7 @@ def _envelope(request: Request, status: int, code: str, message: str, details: d
     return JSONResponse(body, status_code=status)
 
 
-register_error_renderer("/api/core/", _envelope)
+register_error_renderer("/api/core/", seed_envelope)
 
 
 @router.post("/booking-lifecycle")

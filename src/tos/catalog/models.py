@@ -56,6 +56,10 @@ class Tour(IdMixin, TimestampMixin, TenantOwned, Base):
     meta_description: Mapped[str | None] = mapped_column(String(500))
     # Bumped in the same transaction as anything that changes what availability shows (seats,
     # schedules, variants, tiers): cached availability answers are valid for one version only.
+    # Seed 003: the policy a cancellation's refund follows; None = the organization's default.
+    cancellation_policy_id: Mapped[str | None] = mapped_column(
+        ForeignKey("cancellation_policies.id", ondelete="SET NULL")
+    )
     inventory_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
@@ -114,3 +118,15 @@ class TourInclusion(IdMixin, TimestampMixin, TenantOwned, Base):
     text: Mapped[str] = mapped_column(Text)
     icon: Mapped[str | None] = mapped_column(String(64))
     sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class CancellationPolicy(IdMixin, TimestampMixin, TenantOwned, Base):
+    """Seed 003's named policy: rules [{hours_before_tour, refund_bps}]; the rule with the
+    largest hours_before_tour that the cancellation still meets gives the refund rate."""
+
+    __tablename__ = "cancellation_policies"
+
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    is_default: Mapped[bool] = mapped_column(default=False)

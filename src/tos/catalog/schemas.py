@@ -62,6 +62,9 @@ class TourIn(InModel):
     availability_type: AvailabilityType = "start_time"
     meta_title: f.MetaTitle | None = None
     meta_description: f.MetaDescription | None = None
+    cancellation_policy_id: f.EntityId | None = Field(
+        default=None, description="a policy of this organization; null = the default policy"
+    )
 
     @field_validator("min_participants")
     @classmethod
@@ -92,6 +95,7 @@ class TourPatch(InModel):
     availability_type: AvailabilityType | None = None
     meta_title: f.MetaTitle | None = None
     meta_description: f.MetaDescription | None = None
+    cancellation_policy_id: f.EntityId | None = None
 
     _not_null = field_validator(
         "name", "slug", "short_description", "full_description", "duration_minutes",
@@ -124,6 +128,7 @@ class TourOut(_Out):
     availability_type: str
     meta_title: str | None
     meta_description: str | None
+    cancellation_policy_id: str | None
     created_at: datetime
     updated_at: datetime
 

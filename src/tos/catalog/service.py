@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tos.audit.service import record, snapshot
 from tos.catalog.models import Tour, Variant
 from tos.catalog.patterns import misfit
+from tos.catalog.policies import ensure_policy
 from tos.catalog.queries import get_tour
 from tos.catalog.schemas import TourIn, TourPatch
 from tos.core.errors import Conflict, ValidationFailed
@@ -28,6 +29,7 @@ def create_tour(session: Session, actor: Actor, *, data: TourIn, default_timezon
         slug = data.slug
     else:
         slug = _free_slug(session, slugify(data.name))
+    ensure_policy(session, data.cancellation_policy_id)
     tour = Tour(**fields, slug=slug, timezone=data.timezone or default_timezone)
     session.add(tour)
     _flush_slug(session, slug)
@@ -51,6 +53,8 @@ def update_tour(session: Session, actor: Actor, tour_id: str, *, changes: TourPa
         )
     if "availability_type" in fields:
         _ensure_variants_fit(session, tour, fields["availability_type"])
+    if "cancellation_policy_id" in fields:
+        ensure_policy(session, fields["cancellation_policy_id"])
     before = snapshot(tour)
     for name, value in fields.items():
         setattr(tour, name, value)
