@@ -103,6 +103,16 @@ def worker(
             sweeper.stop()
 
 
+@app.command("reconcile-payments")
+def reconcile_payments() -> None:
+    """Ask the providers about payments still waiting for a webhook (the worker also does this
+    every minute); prints what became of them."""
+    from tos.payments.reconcile import reconcile_due
+
+    outcomes = reconcile_due()
+    console.print(dict(outcomes) or "nothing to reconcile")
+
+
 @app.command()
 def demo() -> None:
     """Load the demo organization (idempotent) and print a new API key for it."""

@@ -62,3 +62,10 @@ def handlers_for(event: str) -> tuple[str, ...]:
 
 def handler(name: str) -> Handler:
     return _handlers()[name]
+
+
+def periodic_jobs() -> dict[str, tuple[float, Callable[[], object]]]:
+    """name -> (every how many seconds, job), run by the worker that runs the sweeper."""
+    from tos.payments.reconcile import reconcile_due
+
+    return {"payments.reconcile": (60.0, reconcile_due)}

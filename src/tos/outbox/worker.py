@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from functools import lru_cache
 
 from huey import Huey, RedisHuey, SqliteHuey
@@ -82,6 +83,9 @@ class Sweeper(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        from tos import wiring
+
+        last: dict[str, float] = {}
         while not self.stopped.wait(self.interval):
             try:
                 count = sweep_once()
@@ -89,6 +93,16 @@ class Sweeper(threading.Thread):
                     log.info("outbox sweeper handed over %d owed messages", count)
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.exception("outbox sweep failed")
+            # The periodic jobs (payment reconciliation, …) ride on the one sweeper thread, so
+            # they run on exactly one worker.
+            now = time.monotonic()
+            for name, (every, job) in wiring.periodic_jobs().items():
+                if now - last.get(name, 0.0) >= every:
+                    last[name] = now
+                    try:
+                        job()
+                    except Exception:  # noqa: BLE001 - the next round tries again
+                        log.exception("periodic job %s failed", name)
 
     def stop(self) -> None:
         self.stopped.set()
