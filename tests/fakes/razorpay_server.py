@@ -25,7 +25,6 @@ import base64
 import copy
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.signing import LocalServer, Reply, dumps, new_id, razorpay_signature
+from tests.fakes.signing import FakeProvider, Reply, dumps, new_id, razorpay_signature
 from tos.payments.providers.base import Credentials
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
@@ -83,35 +82,19 @@ def _collection(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"entity": "collection", "count": len(items), "items": copy.deepcopy(items)}
 
 
-class RazorpayFake:
+class RazorpayFake(FakeProvider):
     def __init__(self, *, refund_status: str = "processed") -> None:
-        self.refund_status = refund_status  # status of new refunds (test mode: processed)
+        super().__init__(refund_status=refund_status)
         self.accounts: dict[str, RazorpayAccount] = {}  # by key id
         self.orders: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, dict[str, Any]] = {}
-        self.refunds: dict[str, dict[str, Any]] = {}
-        self.disputes: dict[str, dict[str, Any]] = {}
-        self.events: list[dict[str, Any]] = []
-        self.request_log: list[dict[str, Any]] = []
-        self._owner: dict[str, str] = {}  # entity id -> account id
-        self._idempotent: dict[tuple[str, str], tuple[Any, Reply]] = {}
-        self._faults: list[int] = []
-        self._lock = threading.RLock()
-        self._server = LocalServer(self._handle)
         self.account = self.add_account()
 
     # --- set-up --------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
     def start(self) -> RazorpayFake:
         self._server.start()
         return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def add_account(self) -> RazorpayAccount:
         acct = RazorpayAccount(
@@ -131,11 +114,6 @@ class RazorpayFake:
             webhook_secret=acct.webhook_secret,
             api_base=self.url,
         )
-
-    def inject_error(self, status: int = 500, count: int = 1) -> None:
-        """The next `count` API requests answer `status` (5xx: SERVER_ERROR, 429: too many)."""
-        with self._lock:
-            self._faults.extend([status] * count)
 
     # --- the provider's records, for reconciliation -------------------------------------
 

@@ -99,3 +99,35 @@ class LocalServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+
+
+class FakeProvider:
+    """What both fakes share: the local server, per-object ownership, idempotency replay
+    memory, injected faults, and the logs tests read."""
+
+    def __init__(self, *, refund_status: str) -> None:
+        self.refund_status = refund_status  # the status new refunds get
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.request_log: list[dict[str, Any]] = []
+        self._owner: dict[str, str] = {}  # object id -> account id
+        self._idempotent: dict[tuple[str, str], tuple[Any, Reply]] = {}
+        self._faults: list[int] = []
+        self._lock = threading.RLock()
+        self._server = LocalServer(self._handle)
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def inject_error(self, status: int = 500, count: int = 1) -> None:
+        """The next `count` API requests answer `status` (5xx: a server error, 429: too many)."""
+        with self._lock:
+            self._faults.extend([status] * count)

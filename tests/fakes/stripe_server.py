@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.fakes.signing import LocalServer, Reply, dumps, new_id, stripe_signature_header
+from tests.fakes.signing import (
+    FakeProvider,
+    Reply,
+    dumps,
+    new_id,
+    stripe_signature_header,
+)
 from tos.payments.providers.base import Credentials
 
 API_VERSION = "2026-10-28.endive"
@@ -89,35 +94,19 @@ def _money(amount: int, currency: str) -> str:
     return f"{currency.upper()} {amount / 100:.2f}"
 
 
-class StripeFake:
+class StripeFake(FakeProvider):
     def __init__(self, *, refund_status: str = "succeeded") -> None:
-        self.refund_status = refund_status  # status of new refunds (cards: succeeded at once)
+        super().__init__(refund_status=refund_status)
         self.accounts: dict[str, StripeAccount] = {}  # by secret key
         self.intents: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}
-        self.refunds: dict[str, dict[str, Any]] = {}
-        self.disputes: dict[str, dict[str, Any]] = {}
-        self.events: list[dict[str, Any]] = []
-        self.request_log: list[dict[str, Any]] = []
-        self._owner: dict[str, str] = {}  # object id -> account id
-        self._idempotent: dict[tuple[str, str], tuple[Any, Reply]] = {}
-        self._faults: list[int] = []
-        self._lock = threading.RLock()
-        self._server = LocalServer(self._handle)
         self.account = self.add_account()
 
     # --- set-up --------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
     def start(self) -> StripeFake:
         self._server.start()
         return self
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def add_account(self) -> StripeAccount:
         acct = StripeAccount(
@@ -137,11 +126,6 @@ class StripeFake:
             webhook_secret=acct.webhook_secret,
             api_base=self.url,
         )
-
-    def inject_error(self, status: int = 500, count: int = 1) -> None:
-        """The next `count` API requests answer `status` (500: api_error, 429: rate limit)."""
-        with self._lock:
-            self._faults.extend([status] * count)
 
     # --- the provider's records, for reconciliation -------------------------------------
 
