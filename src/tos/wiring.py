@@ -19,9 +19,11 @@ def routers() -> list[APIRouter]:
     from tos.catalog.policy_api import router as policies
     from tos.catalog.public_api import router as public_catalog
     from tos.crm.api import router as customers
+    from tos.documents.api import router as documents
     from tos.identity.api import router as identity
     from tos.identity.organization_api import router as organization
     from tos.inventory.api import router as inventory
+    from tos.messaging.api import router as messaging
     from tos.operations.api import router as operations
     from tos.operations.manifest_api import router as manifests
     from tos.outbox.api import router as outbox
@@ -34,13 +36,15 @@ def routers() -> list[APIRouter]:
 
     return [identity, organization, audit, catalog, policies, pricing, quote, inventory, operations,
             manifests, bookings, customers, payments, payment_intents, payment_webhooks,
-            payment_accounts, outbox, booking_lifecycle_seed, public_catalog,
-            public_checkout]  # fmt: skip
+            payment_accounts, documents, messaging, outbox, booking_lifecycle_seed,
+            public_catalog, public_checkout]  # fmt: skip
 
 
 def _handlers() -> dict[str, Handler]:
+    from tos.automations import handlers as automations
     from tos.bookings import departure_cancellation
     from tos.bookings import handlers as bookings
+    from tos.messaging import service as messaging
     from tos.payments import refunds, webhooks
 
     return {
@@ -48,12 +52,24 @@ def _handlers() -> dict[str, Handler]:
         "bookings.cancel_departure": departure_cancellation.cancel_departure_batch,
         "payments.process_webhook": webhooks.process_webhook,
         "payments.execute_refund": refunds.execute_refund,
+        "messaging.deliver": messaging.deliver,
+        "automations.after_payment_confirmed": automations.after_payment_confirmed,
+        "automations.payment_receipt": automations.payment_receipt,
+        "automations.after_refund": automations.after_refund,
+        "automations.cancellation_notice": automations.cancellation_notice,
+        "automations.modification_notice": automations.modification_notice,
     }  # type: ignore[dict-item]
 
 
 # event name -> handler names that react to it. Events with no handler yet write no outbox row;
 # messaging, documents and integrator webhooks subscribe here in later issues.
-EVENT_HANDLERS: dict[str, tuple[str, ...]] = {}
+EVENT_HANDLERS: dict[str, tuple[str, ...]] = {
+    "booking.confirmed": ("automations.after_payment_confirmed",),
+    "payment.received": ("automations.payment_receipt",),
+    "refund.processed": ("automations.after_refund",),
+    "booking.cancelled": ("automations.cancellation_notice",),
+    "booking.modified": ("automations.modification_notice",),
+}
 
 
 def handlers_for(event: str) -> tuple[str, ...]:
@@ -66,6 +82,11 @@ def handler(name: str) -> Handler:
 
 def periodic_jobs() -> dict[str, tuple[float, Callable[[], object]]]:
     """name -> (every how many seconds, job), run by the worker that runs the sweeper."""
+    from tos.automations.periodic import complete_ended, send_due_reminders
     from tos.payments.reconcile import reconcile_due
 
-    return {"payments.reconcile": (60.0, reconcile_due)}
+    return {
+        "payments.reconcile": (60.0, reconcile_due),
+        "automations.reminders": (300.0, send_due_reminders),
+        "automations.complete_ended": (900.0, complete_ended),
+    }

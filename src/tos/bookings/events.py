@@ -58,6 +58,7 @@ def record_change(
         "actor_type": actor.type,
         "actor_id": actor.id,
         "note": note,
+        "metadata": metadata or {},
         "timestamp": utcnow().isoformat(),
     }
     outbox.emit(session, "booking.status_changed", payload)

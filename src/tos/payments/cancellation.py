@@ -61,6 +61,7 @@ def cancel_with_refund(
         return Cancelled(result)
     refundable = refunds.provider_refundable(session, booking.id)
     if refundable <= 0:
+        refunds.close_if_refunded(session, actor, booking)  # refunded in full before
         return Cancelled(result)
     if may_choose:
         amount = refundable if refund_amount is None else refund_amount

@@ -80,7 +80,9 @@ class WebhookEvent(IdMixin, Base):
     only once the event's payment is found (install-wide accounts serve every organization)."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    # Per account endpoint: a provider account shared by two organizations delivers the same
+    # event to both endpoints; each stores it, and the payment's owner processes it.
+    __table_args__ = (UniqueConstraint("provider", "account", "event_id"),)
 
     provider: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))

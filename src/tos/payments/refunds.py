@@ -112,6 +112,13 @@ def request_refund(
 
 def execute_refund(session: Session, message: OutboxMessage) -> None:
     """Outbox handler: ask the provider to refund one pending entry (idempotent by its id)."""
+    # The booking's row before the entry's: the order webhooks lock them in (no deadlock).
+    booking_id = session.scalar(
+        select(LedgerEntry.booking_id).where(LedgerEntry.id == message.payload["entry_id"])
+    )
+    if booking_id is None:
+        return
+    session.scalar(select(Booking.id).where(Booking.id == booking_id).with_for_update())
     entry = session.scalar(
         select(LedgerEntry).where(LedgerEntry.id == message.payload["entry_id"]).with_for_update()
     )
@@ -204,12 +211,19 @@ def _settle(
     record(session, system, "refund.processed", entry, entity_type="refund")
     outbox.emit(session, "refund.processed", payload)
     session.flush()
+    close_if_refunded(session, system, booking)
+
+
+def close_if_refunded(session: Session, actor: Actor, booking: Booking) -> None:
+    """A cancelled booking whose refunds cover what came in, with none pending, is refunded
+    (PRODUCT.md's guard); called when a refund settles and when a booking is cancelled."""
     totals = ledger_totals(session, booking.id)
     if (
         booking.status == Status.CANCELLED
         and can_transition(booking.status, Status.REFUNDED)
+        and totals.paid_in > 0
         and refunds_cover_payments(totals)
         and not totals.refund_pending
     ):
-        transition(session, system, booking, Status.REFUNDED, note="refunds cover payments",
+        transition(session, actor, booking, Status.REFUNDED, note="refunds cover payments",
                    idempotency_key=f"refunded:{booking.id}")  # fmt: skip

@@ -97,7 +97,9 @@ def receive(
         "processed_at": None, "outcome": None,
     }  # fmt: skip
     with tenancy.unscoped(session):
-        fresh = insert_if_absent(session, WebhookEvent, values, conflict=["provider", "event_id"])
+        fresh = insert_if_absent(
+            session, WebhookEvent, values, conflict=["provider", "account", "event_id"]
+        )
     if not fresh:
         return Receipt(event.event_id, duplicate=True, outcome="duplicate")
     if payment is None or event.kind is EventKind.IGNORED:
