@@ -126,3 +126,20 @@ def test_a_departure_cancelled_without_notice_sends_no_cancellation(client, db, 
     assert rows(db, org, Communication, booking_id=b["id"], kind="cancellation") == []
     assert rows(db, org, Communication, booking_id=b["id"], kind="refund")
     assert len(rows(db, org, Document, booking_id=b["id"], type="credit_note")) == 1
+
+
+def test_a_moved_booking_gets_new_voucher_and_itinerary_versions_with_the_notice(
+    client, db, org, dep
+):
+    b = paid(client, db, org, dep)
+    drain(db, org.id, skip=("messaging.deliver",))
+    later = add_schedule(db, org.id, dep.tour_id, dep.variant_id, days_ahead=25)
+    r = client.post(f"/api/v1/bookings/{b['id']}/rebook", json={"schedule_id": later},
+                    headers=org.headers("manager"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    drain(db, org.id, skip=("messaging.deliver",))
+    vouchers = rows(db, org, Document, booking_id=b["id"], type="voucher")
+    assert sorted(d.version for d in vouchers) == [1, 2]
+    (notice,) = rows(db, org, Communication, booking_id=b["id"], kind="modification")
+    newest = {d.id for d in rows(db, org, Document, booking_id=b["id"], version=2)}
+    assert set(notice.attachments) == newest and len(newest) == 2

@@ -127,14 +127,26 @@ def cancellation_notice(session: Session, message: OutboxMessage) -> None:
 
 
 def modification_notice(session: Session, message: OutboxMessage) -> None:
+    """A moved booking's voucher and itinerary are issued again (new versions: the old ones name
+    the old departure) and sent with the notice. Runs once: the new versions and the message
+    commit with the outbox row."""
+    from tos.documents import service as documents
     from tos.messaging import service as messaging
 
     payload = message.payload
     booking = session.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
     if booking is None or booking.source in FOREIGN_CUSTOMER:
         return
+    issued = {d.type for d in documents.documents_of(session, booking.id)}
+    system = Actor.system(booking.organization_id)
+    attachments = [
+        documents.regenerate(session, system, booking.id, kind).id
+        for kind in ("voucher", "itinerary")
+        if kind in issued
+    ]
     messaging.queue(session, booking.id, "modification",
                     dedupe_key=f"modification:{booking.id}:{payload.get('timestamp')}",
+                    attachments=attachments,
                     extra={"difference": payload.get("difference"),
                            "currency": payload.get("currency")},
                     channels=("email",))  # fmt: skip
