@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The suite runs on two processes (the machines have two cores); override with PYTEST_ARGS=.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint format migrate migration bench bench-availability bench-booking-rush clean
 
