@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -107,11 +108,30 @@ class Server:
         self.proc.stop()
 
 
+def park_earlier_outbox(db) -> None:
+    """In-process tests share this database and leave work queued (documents, messages they do
+    not test). A real worker started now would run all of it, holding SQLite's write lock while
+    it renders PDFs: park what was queued before this test, so the server works for it alone."""
+    from sqlalchemy import update
+
+    from tos.db import tenancy
+    from tos.outbox.models import OutboxMessage
+
+    with db(write=True) as session, tenancy.unscoped(session):
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "pending")
+            .values(due_at=dt.datetime(2999, 1, 1, tzinfo=dt.UTC))
+        )
+        session.commit()
+
+
 @pytest.fixture
-def server_factory(database_url: str, tmp_path: Path) -> Iterator:
+def server_factory(database_url: str, tmp_path: Path, db) -> Iterator:
     started: list[Server] = []
 
     def start(**kwargs) -> Server:
+        park_earlier_outbox(db)
         server = Server(database_url, tmp_path, **kwargs)
         started.append(server)
         return server

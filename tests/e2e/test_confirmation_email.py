@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import time
+from email import policy
 from email.message import Message
 
 import httpx
@@ -26,7 +27,7 @@ class Inbox:
         self.messages: list[Message] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook
-        self.messages.append(email.message_from_bytes(envelope.content))
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 
@@ -46,7 +47,7 @@ def smtp():
 
 
 def confirmations(inbox: Inbox, reference: str) -> list[Message]:
-    subjects = [(m, m["Subject"] or "") for m in inbox.messages]
+    subjects = [(m, str(m["Subject"] or "")) for m in inbox.messages]  # decoded, unfolded
     return [m for m, subject in subjects if reference in subject and "confirm" in subject.lower()]
 
 
