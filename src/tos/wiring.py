@@ -30,6 +30,7 @@ def routers() -> list[APIRouter]:
     from tos.payments.account_api import router as payment_accounts
     from tos.payments.api import router as payments
     from tos.payments.intent_api import router as payment_intents
+    from tos.payments.sandbox_api import router as sandbox_checkout
     from tos.payments.webhook_api import router as payment_webhooks
     from tos.pricing.api import router as pricing
     from tos.pricing.quote_api import router as quote
@@ -37,7 +38,7 @@ def routers() -> list[APIRouter]:
     return [identity, organization, audit, catalog, policies, pricing, quote, inventory, operations,
             manifests, bookings, customers, payments, payment_intents, payment_webhooks,
             payment_accounts, documents, messaging, outbox, booking_lifecycle_seed,
-            public_catalog, public_checkout]  # fmt: skip
+            public_catalog, public_checkout, sandbox_checkout]  # fmt: skip
 
 
 def _handlers() -> dict[str, Handler]:
@@ -45,13 +46,14 @@ def _handlers() -> dict[str, Handler]:
     from tos.bookings import departure_cancellation
     from tos.bookings import handlers as bookings
     from tos.messaging import service as messaging
-    from tos.payments import refunds, webhooks
+    from tos.payments import refunds, sandbox_sender, webhooks
 
     return {
         "bookings.expire_hold": bookings.expire_hold,
         "bookings.cancel_departure": departure_cancellation.cancel_departure_batch,
         "payments.process_webhook": webhooks.process_webhook,
         "payments.execute_refund": refunds.execute_refund,
+        "payments.sandbox_send": sandbox_sender.send,
         "messaging.deliver": messaging.deliver,
         "automations.after_payment_confirmed": automations.after_payment_confirmed,
         "automations.payment_receipt": automations.payment_receipt,
