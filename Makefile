@@ -8,7 +8,7 @@ PORT ?= 8000
 # The suite runs on two processes (the machines have two cores); override with PYTEST_ARGS=.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint format migrate migration bench bench-availability bench-booking-rush clean
+.PHONY: run test lint format migrate migration bench bench-availability bench-booking-rush bench-webhooks bench-documents clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,12 @@ migration: $(STAMP)
 	$(BIN)/ruff check --fix --quiet migrations; $(BIN)/ruff format migrations >/dev/null
 
 bench: bench-availability bench-booking-rush
+
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py
+
+bench-documents: $(STAMP)
+	$(BIN)/python bench/documents.py
 
 bench-availability: $(STAMP)
 	$(BIN)/python bench/availability.py

@@ -67,13 +67,26 @@ def install() -> None:
         service.dispatcher = hand_over
 
 
+# Rows the sweeper handed over, and when: a row still pending because the queue is busy is not
+# handed over again for a while, or a backlog would fill the queue with copies of itself.
+_handed: dict[str, float] = {}
+REHAND_AFTER_S = 60.0
+
+
 def sweep_once() -> int:
-    """Hand over every due row still pending; returns how many."""
+    """Hand over every due row still pending (not handed over by this sweeper within the last
+    minute); returns how many."""
     with get_session_factory()(write=False) as session:
         rows = service.owed(session, grace=dt.timedelta(seconds=2))
-    if rows:
-        hand_over(rows)
-    return len(rows)
+    now = time.monotonic()
+    for message_id, at in list(_handed.items()):
+        if now - at > REHAND_AFTER_S:
+            del _handed[message_id]
+    fresh = [row for row in rows if row[0] not in _handed]
+    if fresh:
+        hand_over(fresh)
+        _handed.update((row[0], now) for row in fresh)
+    return len(fresh)
 
 
 class Sweeper(threading.Thread):
