@@ -23,16 +23,14 @@ from tos.bookings.errors import BookingClosed
 from tos.bookings.lifecycle import Status
 from tos.bookings.models import Booking, BookingLine
 from tos.bookings.seats import release_seats, take_seats
-from tos.bookings.service import bookable_schedule
+from tos.bookings.service import bookable_schedule, booking_lines
 from tos.core.clock import utcnow
 from tos.core.errors import ValidationFailed
 from tos.identity.actors import Actor
-from tos.identity.organization import deposit_rule_of
 from tos.inventory.models import Schedule
 from tos.outbox import service as outbox
 from tos.pricing import promotions
 from tos.pricing.cart import price_cart
-from tos.pricing.engine import deposit_for
 from tos.pricing.models import PromoRedemption, PromotionalCode
 
 # Bookings that hold their seats and whose trip has not ended.
@@ -105,14 +103,8 @@ def rebook(
         .where(BookingLine.booking_id == booking.id, BookingLine.kind != "adjustment")
         .execution_options(synchronize_session=False)
     )
-    for ln in new.lines:
-        session.add(BookingLine(
-            organization_id=booking.organization_id, booking_id=booking.id, kind=ln.kind,
-            schedule_id=target.id if ln.kind == "scheduled" else None,
-            pricing_tier_id=ln.pricing_tier_id, name=ln.name, unit_type=ln.unit_type,
-            quantity=ln.quantity, unit_amount=ln.unit_amount, amount=ln.amount,
-            participants=ln.participants,
-        ))  # fmt: skip
+    session.add_all(booking_lines(new, organization_id=booking.organization_id,
+                                  schedule_id=target.id, booking_id=booking.id))  # fmt: skip
     if difference != 0:
         session.add(BookingLine(
             organization_id=booking.organization_id, booking_id=booking.id, kind="adjustment",
@@ -128,7 +120,7 @@ def rebook(
     booking.discount_total = new.discount_total
     booking.tax_total = new.tax_total
     booking.total = new.total
-    booking.deposit_required = deposit_for(new.total, deposit_rule_of(org_settings))
+    booking.deposit_required = cart.deposit_required
     booking.price_snapshot = new.as_dict()
     booking.participants_count = new.seats
     old_held = booking.held_seats

@@ -22,13 +22,13 @@ from tos.crm.service import find_or_create_customer
 from tos.db.ids import new_id
 from tos.identity.actors import Actor
 from tos.identity.models import Organization, User
-from tos.identity.organization import deposit_rule_of, hold_minutes_of
+from tos.identity.organization import hold_minutes_of
 from tos.identity.permissions import Scope
 from tos.inventory.models import Schedule
 from tos.outbox import service as outbox
 from tos.pricing import promotions
 from tos.pricing.cart import price_cart
-from tos.pricing.engine import deposit_for
+from tos.pricing.quote import Snapshot
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
@@ -65,16 +65,8 @@ def create_booking(
     )  # fmt: skip
     snapshot_ = cart.snapshot
     seats = snapshot_.seats
-    lines = [
-        BookingLine(
-            organization_id=org.id, kind=ln.kind,
-            schedule_id=schedule.id if schedule and ln.kind == "scheduled" else None,
-            pricing_tier_id=ln.pricing_tier_id, name=ln.name, unit_type=ln.unit_type,
-            quantity=ln.quantity, unit_amount=ln.unit_amount, amount=ln.amount,
-            participants=ln.participants,
-        )
-        for ln in snapshot_.lines
-    ]  # fmt: skip
+    lines = booking_lines(snapshot_, organization_id=org.id,
+                          schedule_id=schedule.id if schedule else None)  # fmt: skip
     booking = Booking(
         id=new_id(),
         organization_id=org.id,
@@ -90,7 +82,7 @@ def create_booking(
         discount_total=snapshot_.discount_total,
         tax_total=snapshot_.tax_total,
         total=snapshot_.total,
-        deposit_required=deposit_for(snapshot_.total, deposit_rule_of(org.settings or {})),
+        deposit_required=cart.deposit_required,
         promotional_code_id=cart.promo.id if cart.promo else None,
         price_snapshot=snapshot_.as_dict(),
         held_seats=seats,
@@ -125,6 +117,23 @@ def create_booking(
     if schedule is not None:
         take_seats(session, schedule.id, seats)
     return booking
+
+
+def booking_lines(
+    snapshot: Snapshot, *, organization_id: str, schedule_id: str | None,
+    booking_id: str | None = None,
+) -> list[BookingLine]:  # fmt: skip
+    """The priced lines as the booking's rows; tier lines point at the departure."""
+    return [
+        BookingLine(
+            organization_id=organization_id, booking_id=booking_id, kind=ln.kind,
+            schedule_id=schedule_id if ln.kind == "scheduled" else None,
+            pricing_tier_id=ln.pricing_tier_id, name=ln.name, unit_type=ln.unit_type,
+            quantity=ln.quantity, unit_amount=ln.unit_amount, amount=ln.amount,
+            participants=ln.participants,
+        )
+        for ln in snapshot.lines
+    ]  # fmt: skip
 
 
 def bookable_schedule(session: Session, schedule_id: str, now: dt.datetime) -> Schedule:

@@ -90,6 +90,17 @@ def _live_customer(session: Session, where: Any) -> Customer:
 # --- reads ------------------------------------------------------------------------------------
 
 
+def customer_id_by_email(session: Session, email: str | None) -> str | None:
+    """The customer an email belongs to now (a merged one's survivor: merges repoint, so one
+    hop), without creating or locking anything."""
+    if email is None:
+        return None
+    row = session.execute(
+        select(Customer.id, Customer.merged_into_id).where(Customer.email == normalize_email(email))
+    ).first()
+    return None if row is None else (row.merged_into_id or row.id)
+
+
 def get_customer(session: Session, customer_id: str, *, lock: bool = False) -> Customer:
     """Another organization's customer is not found (tenancy filters every query). `lock`
     takes FOR NO KEY UPDATE: it waits for a merge of this customer, and bookings (FOR KEY

@@ -120,9 +120,8 @@ class RefundIn(BaseModel):
 def refund(booking_id: str, body: RefundIn, ctx: Context = Depends(require(Perm.MONEY_WRITE))):
     """Reserved at once as pending refunds; the provider calls follow through the outbox."""
     booking = visible_booking(ctx, booking_id, lock=True)
-    amount = body.amount or refunds.provider_refundable(ctx.session, booking.id)
     entries = refunds.request_refund(
-        ctx.session, ctx.actor, booking, amount=amount, reason=body.reason
+        ctx.session, ctx.actor, booking, amount=body.amount, reason=body.reason
     )
     ctx.session.commit()
     return entries

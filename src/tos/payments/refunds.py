@@ -77,12 +77,14 @@ def provider_refundable(session: Session, booking_id: str) -> int:
 
 
 def request_refund(
-    session: Session, actor: Actor, booking: Booking, *, amount: int, reason: str
+    session: Session, actor: Actor, booking: Booking, *, amount: int | None, reason: str
 ) -> list[LedgerEntry]:
-    """`booking` must be row-locked. Reserves `amount` as pending refunds (newest payment
-    first) and promises the provider calls; 409 REFUND_EXCEEDS_PAID beyond what TOS took."""
+    """`booking` must be row-locked. Reserves `amount` (default: all TOS took through
+    providers that is still refundable) as pending refunds, newest payment first, and promises
+    the provider calls; 409 REFUND_EXCEEDS_PAID beyond what TOS took."""
     available = refundable_by_payment(session, booking.id)
     can = min(sum(a for _, a in available), ledger_totals(session, booking.id).refundable)
+    amount = can if amount is None else amount
     if amount <= 0 or amount > can:
         raise RefundExceedsPaid(
             f"only {can} {booking.currency} taken through a payment provider can be refunded",

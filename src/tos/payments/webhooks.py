@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -155,8 +155,6 @@ def process_webhook(session: Session, message: OutboxMessage) -> None:
 
 
 def _with_stored_id(event: Event, event_id: str) -> Event:
-    from dataclasses import replace
-
     return replace(event, event_id=event_id)
 
 

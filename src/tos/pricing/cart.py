@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tos.catalog.models import PricingTier
 from tos.core.errors import ValidationFailed
 from tos.core.money import MAX_AMOUNT
-from tos.identity.organization import taxes_of
+from tos.identity.organization import deposit_rule_of, taxes_of
 from tos.inventory.models import Schedule
 from tos.pricing import engine, promotions
 from tos.pricing.models import PricingRule, PromotionalCode, SeasonalPricing
@@ -44,6 +44,7 @@ class LineItem(Protocol):
 class PricedCart:
     snapshot: Snapshot
     promo: PromotionalCode | None  # to be redeemed with the booking
+    deposit_required: int  # what confirming needs paid, by the organization's deposit rule
 
 
 def price_cart(
@@ -100,7 +101,8 @@ def price_cart(
         raise promotions.invalid(exc.reason, str(exc), ["promotional_code"], **exc.details) from exc
     if snapshot.subtotal > MAX_AMOUNT:
         raise ValidationFailed(f"a booking may come to at most {MAX_AMOUNT}", path=[items_path])
-    return PricedCart(snapshot, promo)
+    deposit = engine.deposit_for(snapshot.total, deposit_rule_of(org_settings))
+    return PricedCart(snapshot, promo, deposit)
 
 
 def _lines(

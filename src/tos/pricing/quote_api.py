@@ -6,19 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import EmailStr, Field
-from sqlalchemy import select
 
 from tos.bookings.schemas import LineItemIn, Strict
 from tos.bookings.service import bookable_schedule
 from tos.core.clock import utcnow
-from tos.core.contact import normalize_email
 from tos.core.errors import ValidationFailed
-from tos.crm.models import Customer
+from tos.crm.service import customer_id_by_email
 from tos.identity.auth import Context, require
-from tos.identity.organization import deposit_rule_of
 from tos.identity.permissions import Perm
 from tos.pricing.cart import price_cart
-from tos.pricing.engine import deposit_for
 
 router = APIRouter(prefix="/api/v1", tags=["pricing"])
 
@@ -42,23 +38,12 @@ def quote(body: QuoteIn, ctx: Context = Depends(require(Perm.BOOKINGS_WRITE))) -
         ctx.session, org_currency=ctx.organization.currency,
         org_settings=ctx.organization.settings or {}, schedule=schedule,
         line_items=body.line_items, now=now, promotional_code=body.promotional_code,
-        customer_id=_customer_id(ctx, body.customer_email),
+        customer_id=customer_id_by_email(ctx.session, body.customer_email),
     )  # fmt: skip
     snap = cart.snapshot
     out = snap.as_dict()
     out["schedule_id"] = schedule.id if schedule else None
     out["seats"] = snap.seats
-    out["deposit_required"] = snap.money(
-        deposit_for(snap.total, deposit_rule_of(ctx.organization.settings or {}))
-    )
+    out["deposit_required"] = snap.money(cart.deposit_required)
     out["promotional_code_id"] = cart.promo.id if cart.promo else None
     return out
-
-
-def _customer_id(ctx: Context, email: str | None) -> str | None:
-    if email is None:
-        return None
-    row = ctx.session.execute(
-        select(Customer.id, Customer.merged_into_id).where(Customer.email == normalize_email(email))
-    ).first()
-    return None if row is None else (row.merged_into_id or row.id)
