@@ -18,6 +18,10 @@ def routers() -> list[APIRouter]:
     from tos.catalog.api import router as catalog
     from tos.catalog.policy_api import router as policies
     from tos.catalog.public_api import router as public_catalog
+    from tos.channels.admin_api import router as channel_admin
+    from tos.channels.seed_api import router as channel_seed
+    from tos.channels.sync_api import router as channel_sync
+    from tos.channels.website_api import router as websites
     from tos.crm.api import router as customers
     from tos.documents.api import router as documents
     from tos.identity.api import router as identity
@@ -38,13 +42,15 @@ def routers() -> list[APIRouter]:
     return [identity, organization, audit, catalog, policies, pricing, quote, inventory, operations,
             manifests, bookings, customers, payments, payment_intents, payment_webhooks,
             payment_accounts, documents, messaging, outbox, booking_lifecycle_seed,
-            public_catalog, public_checkout, sandbox_checkout]  # fmt: skip
+            public_catalog, public_checkout, sandbox_checkout, websites, channel_sync,
+            channel_seed, channel_admin]  # fmt: skip
 
 
 def _handlers() -> dict[str, Handler]:
     from tos.automations import handlers as automations
     from tos.bookings import departure_cancellation
     from tos.bookings import handlers as bookings
+    from tos.channels import outbound
     from tos.messaging import service as messaging
     from tos.payments import refunds, sandbox_sender, webhooks
 
@@ -60,6 +66,9 @@ def _handlers() -> dict[str, Handler]:
         "automations.after_refund": automations.after_refund,
         "automations.cancellation_notice": automations.cancellation_notice,
         "automations.modification_notice": automations.modification_notice,
+        "channels.on_status_changed": outbound.on_status_changed,
+        "channels.on_fields_changed": outbound.on_fields_changed,
+        "channels.deliver_webhook": outbound.deliver_webhook,
     }  # type: ignore[dict-item]
 
 
@@ -71,6 +80,9 @@ EVENT_HANDLERS: dict[str, tuple[str, ...]] = {
     "refund.processed": ("automations.after_refund",),
     "booking.cancelled": ("automations.cancellation_notice",),
     "booking.modified": ("automations.modification_notice",),
+    # Only bookings of a source website emit these (bookings.events, bookings.service).
+    "sync.status_changed": ("channels.on_status_changed",),
+    "sync.fields_changed": ("channels.on_fields_changed",),
 }
 
 

@@ -17,7 +17,10 @@ from tos.identity.actors import Actor
 _SNAPSHOT: Any = object()
 
 # Never written to the audit trail, whatever entity carries them.
-_SECRET_COLUMNS = frozenset({"key_hash", "password_hash", "secret", "webhook_secret"})
+_SECRET_COLUMNS = frozenset(
+    {"key_hash", "previous_key_hash", "password_hash", "secret", "webhook_secret",
+     "webhook_secret_sealed"}
+)  # fmt: skip
 
 
 def snapshot(obj: Any) -> dict[str, Any]:

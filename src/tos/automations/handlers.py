@@ -27,7 +27,17 @@ from tos.outbox.models import OutboxMessage
 from tos.payments.ledger import MONEY_IN, EntryStatus
 from tos.payments.models import LedgerEntry
 
-FOREIGN_CUSTOMER = frozenset({"sync"})  # the source website messages its own customers
+
+def _owns_customer(session: Session, booking: Booking) -> bool:
+    """PRODUCT.md channel rules: a source website messages its own customers (and issues their
+    documents) unless it lets TOS do so (`websites.messages_customers`)."""
+    if booking.source != "sync" or booking.website_id is None:
+        return True
+    from tos.channels.models import Website
+
+    return bool(
+        session.scalar(select(Website.messages_customers).where(Website.id == booking.website_id))
+    )
 
 
 def _booking(session: Session, booking_id: str) -> Booking | None:
@@ -60,7 +70,7 @@ def after_payment_confirmed(session: Session, message: OutboxMessage) -> None:
         Status.PAYMENT_CONFIRMED, Status.SUPPLIER_CONFIRMED, Status.DOCUMENTS_GENERATED,
     ):  # fmt: skip
         return  # cancelled meanwhile: nothing to confirm
-    ours = booking.source not in FOREIGN_CUSTOMER
+    ours = _owns_customer(session, booking)
     attachments: list[str] = []
     if ours and _took_money(session, booking.id):
         attachments.append(documents.issue_invoice(session, booking.id).id)
@@ -85,7 +95,7 @@ def payment_receipt(session: Session, message: OutboxMessage) -> None:
 
     payload = message.payload
     booking = session.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
-    if booking is None or booking.source in FOREIGN_CUSTOMER:
+    if booking is None or not _owns_customer(session, booking):
         return
     key = payload.get("ledger_entry_id") or payload.get("payment_id") or message.id
     messaging.queue(session, booking.id, "payment_receipt", dedupe_key=f"receipt:{key}",
@@ -98,7 +108,7 @@ def after_refund(session: Session, message: OutboxMessage) -> None:
 
     payload = message.payload
     booking = session.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
-    if booking is None or booking.source in FOREIGN_CUSTOMER:
+    if booking is None or not _owns_customer(session, booking):
         return
     entry_id = payload["ledger_entry_id"]
     attachments = []
@@ -118,7 +128,7 @@ def cancellation_notice(session: Session, message: OutboxMessage) -> None:
     if meta.get("notify_customers") is False:
         return  # a departure cancelled with notify_customers=false
     booking = session.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
-    if booking is None or booking.source in FOREIGN_CUSTOMER:
+    if booking is None or not _owns_customer(session, booking):
         return
     reason = meta.get("reason") or payload.get("note")
     extra = {"reason": reason, "departure_cancelled": bool(meta.get("schedule_cancelled"))}
@@ -135,7 +145,7 @@ def modification_notice(session: Session, message: OutboxMessage) -> None:
 
     payload = message.payload
     booking = session.scalar(select(Booking).where(Booking.id == payload["booking_id"]))
-    if booking is None or booking.source in FOREIGN_CUSTOMER:
+    if booking is None or not _owns_customer(session, booking):
         return
     issued = {d.type for d in documents.documents_of(session, booking.id)}
     system = Actor.system(booking.organization_id)

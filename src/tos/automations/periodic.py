@@ -11,11 +11,12 @@ import datetime as dt
 import logging
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tos.bookings.lifecycle import Status
 from tos.bookings.models import Booking
 from tos.bookings.transitions import transition
+from tos.channels.models import Website
 from tos.core.clock import utcnow
 from tos.db import tenancy
 from tos.db.session import SessionFactory, get_session_factory
@@ -26,6 +27,10 @@ log = logging.getLogger("tos.automations")
 REMIND_BEFORE = dt.timedelta(hours=24)
 REMINDED = (Status.PAYMENT_CONFIRMED, Status.SUPPLIER_CONFIRMED, Status.DOCUMENTS_GENERATED)
 BATCH = 500
+
+
+# Source websites that let TOS message their customers (PRODUCT.md channel rules).
+_MESSAGING_SITES = select(Website.id).where(Website.messages_customers.is_(True))
 
 
 def send_due_reminders(factory: SessionFactory | None = None, *,
@@ -41,7 +46,7 @@ def send_due_reminders(factory: SessionFactory | None = None, *,
             select(Booking.id, Booking.organization_id, Schedule.id, Schedule.starts_at)
             .join(Schedule, Schedule.id == Booking.schedule_id)
             .where(Booking.status.in_([s.value for s in REMINDED]),
-                   Booking.source != "sync",
+                   or_(Booking.source != "sync", Booking.website_id.in_(_MESSAGING_SITES)),
                    Schedule.starts_at > now, Schedule.starts_at <= now + REMIND_BEFORE,
                    Schedule.status != "cancelled")
             .limit(BATCH)

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tos.bookings import departure_cancellation, queries, service
-from tos.bookings.access import row_rule, visible_booking
+from tos.bookings.access import rule_for, visible_booking
 from tos.bookings.models import Booking
 from tos.bookings.rebook import rebook
 from tos.bookings.schemas import (
@@ -25,6 +25,7 @@ from tos.bookings.schemas import (
     TransitionIn,
 )
 from tos.bookings.transitions import transition
+from tos.channels.websites import website_ref_to_id
 from tos.core.errors import ValidationFailed
 from tos.core.pagination import Page, PageParams, page_params, paginate
 from tos.idempotency import service as idempotency
@@ -136,6 +137,7 @@ def list_bookings(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     search: str | None = Query(None, max_length=200),
+    website: str | None = Query(None, max_length=64, description="a source website's id"),
     sort: str = Query("-created_at", description="created_at, -created_at, reference, -reference"),
     params: PageParams = Depends(page_params),
     ctx: Context = Depends(require(Perm.BOOKINGS_READ)),
@@ -146,7 +148,7 @@ def list_bookings(
         )
     statuses = [s for v in (status_ or []) + (stage or []) for s in v.split(",") if s]
     stmt = queries.list_query(
-        rule=row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=ctx.scope),
+        rule=rule_for(ctx),
         status=statuses,
         schedule_id=schedule_id,
         customer_id=customer_id,
@@ -156,6 +158,7 @@ def list_bookings(
         date_from=date_from,
         date_to=date_to,
         search=search,
+        website_ids=[website_ref_to_id(ctx.session, website)] if website else None,
     )
     columns, descending = queries.SORTS[sort]
     return paginate(

@@ -65,6 +65,19 @@ def record_change(
     named = ENTRY_EVENTS.get(Status(booking.status))
     if named:
         outbox.emit(session, named, payload)
+    if booking.website_id is not None and _website_may_not_know(actor, booking, from_status):
+        # A source website's booking: the channels hub owes the website a webhook.
+        outbox.emit(session, "sync.status_changed", payload)
     action = "booking.created" if from_status is None else "booking.status_changed"
     record(session, actor, action, booking, before=before)
     return event
+
+
+def _website_may_not_know(actor: Actor, booking: Booking, from_status: str | None) -> bool:
+    """Not its own change (no echo), and a change the website's vocabulary can see (seed 002
+    calls payment_confirmed … documents_generated all "confirmed")."""
+    from tos.channels.statuses import to_seed
+
+    if actor.type == "channel" and actor.id == booking.website_id:
+        return False
+    return from_status is None or to_seed(from_status) != to_seed(booking.status)

@@ -29,6 +29,9 @@ class Booking(IdMixin, TimestampMixin, TenantOwned, Base):
         Index("ix_bookings_customer", "customer_id"),
         Index("ix_bookings_expiry", "status", "expires_at"),
         CheckConstraint("held_seats >= 0 AND overbooked_seats >= 0", name="seats_not_negative"),
+        # A channel's own reference is unique per channel (NULLs are distinct: direct bookings).
+        UniqueConstraint("website_id", "external_ref"),
+        Index("ix_bookings_website", "website_id"),
     )
 
     reference: Mapped[str] = mapped_column(String(20))  # BK-YYYY-XXXXXX
@@ -64,6 +67,9 @@ class Booking(IdMixin, TimestampMixin, TenantOwned, Base):
         ForeignKey("promotional_codes.id", ondelete="RESTRICT")
     )
     flags: Mapped[list[str]] = mapped_column(default=list)
+    # The source website of a `sync` booking, and its id for the booking there.
+    website_id: Mapped[str | None] = mapped_column(ForeignKey("websites.id", ondelete="RESTRICT"))
+    external_ref: Mapped[str | None] = mapped_column(String(100))
     created_by_type: Mapped[str] = mapped_column(String(20))
     created_by_id: Mapped[str | None] = mapped_column(String(36))
 

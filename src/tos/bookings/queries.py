@@ -81,6 +81,8 @@ _BOOKING_FIELDS = (
     "cancel_reason",
     "promotional_code_id",
     "flags",
+    "website_id",
+    "external_ref",
     "created_at",
     "updated_at",
 )
@@ -115,8 +117,13 @@ def list_query(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     search: str | None = None,
+    website_ids: list[str] | None = None,
 ) -> Select[Any]:
+    from tos.channels.models import SyncedBooking
+
     stmt = select(Booking).where(rule)
+    if website_ids is not None:
+        stmt = stmt.where(Booking.website_id.in_(website_ids))
     if status:
         try:
             statuses = expand_status_filter(status)
@@ -140,7 +147,13 @@ def list_query(
             dates = dates.where(Schedule.date >= date_from)
         if date_to:
             dates = dates.where(Schedule.date <= date_to)
-        stmt = stmt.where(Booking.schedule_id.in_(dates))
+        # A synced booking has the source website's activity date, departure or not.
+        synced = select(SyncedBooking.booking_id)
+        if date_from:
+            synced = synced.where(SyncedBooking.activity_date >= date_from)
+        if date_to:
+            synced = synced.where(SyncedBooking.activity_date <= date_to)
+        stmt = stmt.where(or_(Booking.schedule_id.in_(dates), Booking.id.in_(synced)))
     if search and search.strip():
         # The user's text is matched literally: %, _ and the escape character are escaped.
         escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%")
@@ -151,8 +164,16 @@ def list_query(
                 (Customer.first_name + " " + Customer.last_name).ilike(term, escape="\\"),
             )
         )
+        by_source_ref = select(SyncedBooking.booking_id).where(
+            SyncedBooking.booking_ref.ilike(term, escape="\\")
+        )
         stmt = stmt.where(
-            or_(Booking.reference.ilike(term, escape="\\"), Booking.customer_id.in_(matching))
+            or_(
+                Booking.reference.ilike(term, escape="\\"),
+                Booking.customer_id.in_(matching),
+                Booking.external_ref.ilike(term, escape="\\"),
+                Booking.id.in_(by_source_ref),
+            )
         )
     return stmt
 

@@ -231,6 +231,8 @@ class BookingOut(BaseModel):
     cancel_reason: str | None
     promotional_code_id: str | None
     flags: list[str]
+    website_id: str | None = Field(None, description="the source website of a `sync` booking")
+    external_ref: str | None = Field(None, description="its id on the source website")
     created_at: dt.datetime
     updated_at: dt.datetime
     line_items: list[LineOut] | None = None

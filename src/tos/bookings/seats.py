@@ -70,3 +70,29 @@ def release_seats(session: Session, schedule_id: str, seats: int) -> None:
         # The counter and the bookings disagree: never paper over it.
         raise RuntimeError(f"schedule {schedule_id} holds fewer than {seats} seats")
     versions.bump_for_schedule(session, schedule_id)
+
+
+def overbook(session: Session, schedule_id: str, seats: int) -> None:
+    """Seats another channel already sold and charged, past capacity (PRODUCT.md invariant 1's
+    one exception): counted apart, never in seats_taken."""
+    if seats > 0:
+        session.execute(
+            update(Schedule)
+            .where(Schedule.id == schedule_id)
+            .values(seats_overbooked=Schedule.seats_overbooked + seats, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        versions.bump_for_schedule(session, schedule_id)
+
+
+def release_overbooked(session: Session, schedule_id: str, seats: int) -> None:
+    if seats > 0:
+        result = session.execute(
+            update(Schedule)
+            .where(Schedule.id == schedule_id, Schedule.seats_overbooked >= seats)
+            .values(seats_overbooked=Schedule.seats_overbooked - seats, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise RuntimeError(f"schedule {schedule_id} has fewer than {seats} overbooked seats")
+        versions.bump_for_schedule(session, schedule_id)

@@ -70,7 +70,7 @@ def create_booking(
     booking = Booking(
         id=new_id(),
         organization_id=org.id,
-        reference=_new_reference(session, org, now),
+        reference=new_reference(session, org, now),
         customer_id=customer.id,
         schedule_id=schedule.id if schedule else None,
         tour_id=schedule.tour_id if schedule else None,
@@ -175,7 +175,7 @@ def _expiry(org: Organization, data: BookingIn, now: dt.datetime) -> dt.datetime
     return None
 
 
-def _new_reference(session: Session, org: Organization, now: dt.datetime) -> str:
+def new_reference(session: Session, org: Organization, now: dt.datetime) -> str:
     year = now.astimezone(ZoneInfo(org.timezone)).year
     for _ in range(8):
         ref = f"BK-{year}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
@@ -208,6 +208,12 @@ def update_booking(
         for key, value in changes.items():
             setattr(booking, key, value)
         record(session, actor, "booking.updated", booking, before=before)
+        if booking.website_id is not None:
+            outbox.emit(session, "sync.fields_changed", {
+                "organization_id": booking.organization_id, "booking_id": booking.id,
+                "changes": changes, "actor_type": actor.type, "actor_id": actor.id,
+                "timestamp": utcnow().isoformat(),
+            })  # fmt: skip
     return booking
 
 

@@ -15,7 +15,7 @@ from tos.bookings import events
 from tos.bookings.errors import InvalidTransition, PreconditionFailed
 from tos.bookings.lifecycle import Status, allowed_targets, can_transition, releases_seats
 from tos.bookings.models import Booking, LifecycleEvent
-from tos.bookings.seats import release_seats
+from tos.bookings.seats import release_overbooked, release_seats
 from tos.core.clock import utcnow
 from tos.identity.actors import Actor
 from tos.inventory.models import Schedule
@@ -140,11 +140,12 @@ _SEATS_USED = frozenset({Status.COMPLETED, Status.NO_SHOW})
 def _return_seats_if_due(
     session: Session, booking: Booking, current: Status, target: Status
 ) -> None:
-    if booking.schedule_id is None or booking.held_seats == 0:
+    if booking.schedule_id is None or booking.held_seats + booking.overbooked_seats == 0:
         return
     starts_at = session.scalar(select(Schedule.starts_at).where(Schedule.id == booking.schedule_id))
     started = starts_at is not None and starts_at <= utcnow()
     held = current not in _SEATS_USED
     if releases_seats(target, tour_started=started, seats_held=held):
         release_seats(session, booking.schedule_id, booking.held_seats)
-        booking.held_seats = 0
+        release_overbooked(session, booking.schedule_id, booking.overbooked_seats)
+        booking.held_seats = booking.overbooked_seats = 0

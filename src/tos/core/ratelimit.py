@@ -6,7 +6,8 @@ in Redis (INCR + EXPIRE), so every process of the install shares one count.
 
 Limits come from the environment, read when the limiter is first used (and on `reset()`):
 TOS_PUBLIC_RATE_WRITE (checkout, cancel; default "30/60" = 30 per 60 s) and
-TOS_PUBLIC_RATE_LOOKUP (booking lookups; default "60/60"); "N" alone means N per minute.
+TOS_PUBLIC_RATE_LOOKUP (booking lookups; default "60/60") and TOS_PUBLIC_RATE_SYNC (seed 002's
+sync, per website key; default "6000/60"); "N" alone means N per minute.
 The client is request.client.host; X-Forwarded-For is believed only with TOS_TRUST_PROXY=1."""
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from tos.core.http import error_body
 
 log = logging.getLogger("tos.ratelimit")
 
-DEFAULTS = {"write": "30/60", "lookup": "60/60"}
+# sync: per source website (seed 002 §Security "Rate Limiting"), keyed by the website, not IP.
+DEFAULTS = {"write": "30/60", "lookup": "60/60", "sync": "6000/60"}
 _INIT_LOCK = threading.Lock()
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import false
 
-from tos.bookings.access import row_rule
+from tos.bookings.access import rule_for
 from tos.core.pagination import Page, PageParams, page_params, paginate
 from tos.crm import queries, service
 from tos.crm.schemas import (
@@ -30,7 +30,7 @@ def _bookings_rule(ctx: Context) -> Any:
     scope = scope_for(ctx.user.role, Perm.BOOKINGS_READ)
     if scope is None:
         return false()
-    return row_rule(role=ctx.user.role, user_id=ctx.user.id, scope=scope)
+    return rule_for(ctx, scope)
 
 
 def _detail(ctx: Context, customer: Any) -> dict[str, Any]:

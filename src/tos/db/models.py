@@ -4,6 +4,7 @@ listeners that depend on them; every engine of the process is made after this im
 from tos.audit import models as audit_models  # noqa: F401
 from tos.bookings import models as bookings_models  # noqa: F401
 from tos.catalog import models as catalog_models  # noqa: F401
+from tos.channels import models as channels_models  # noqa: F401
 from tos.crm import models as crm_models  # noqa: F401
 from tos.db.base import Base
 from tos.documents import models as documents_models  # noqa: F401

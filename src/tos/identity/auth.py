@@ -29,6 +29,12 @@ class Caller:
     name: str
     role: str
     actor_type: str
+    # Website grants (seed 002): the websites this user is limited to; empty = no limit.
+    website_grants: tuple[str, ...] = ()
+
+    @property
+    def website_limited(self) -> bool:
+        return bool(self.website_grants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,10 @@ class Context:
         return scope
 
 
+# API.md "Website grants": a limited admin cannot manage websites, users or keys.
+_UNLIMITED_ONLY = frozenset({Perm.CHANNELS_MANAGE, Perm.USERS_MANAGE})
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -81,6 +91,7 @@ _AUTH_QUERY = (
         User.name,
         User.role,
         User.actor_type,
+        User.website_grants,
         Organization.id,
         Organization.slug,
         Organization.name,
@@ -103,7 +114,7 @@ def authenticate(session: Session, token: str) -> tuple[Caller, Org]:
         row = session.execute(_AUTH_QUERY.where(ApiKey.key_hash == digest)).first()
     if row is None or not hmac.compare_digest(row[0], digest):
         raise Unauthenticated()
-    return Caller(*row[1:5]), Org(*row[5:11])
+    return Caller(*row[1:5], tuple(row[5] or ())), Org(*row[6:12])
 
 
 def require(perm: Perm) -> Callable[..., Iterator[Context]]:
@@ -123,6 +134,8 @@ def _context(request: Request, session: Session, perm: Perm) -> Context:
     scope = scope_for(user.role, perm)
     if scope is None:
         raise Forbidden(f"role {user.role} may not {perm.value}")
+    if user.website_limited and perm in _UNLIMITED_ONLY:
+        raise Forbidden("a user limited to some websites may not manage websites, users or keys")
     actor = Actor(
         type=user.actor_type,
         id=user.id,

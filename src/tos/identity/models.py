@@ -31,6 +31,8 @@ class User(IdMixin, TimestampMixin, TenantOwned, Base):
     is_service: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Website grants (seed 002): ids of the websites this user is limited to; empty = no limit.
+    website_grants: Mapped[list[str]] = mapped_column(default=list)
 
 
 class ApiKey(IdMixin, TimestampMixin, TenantOwned, Base):

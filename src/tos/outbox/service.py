@@ -4,7 +4,10 @@
 one named job, both in the caller's transaction. After that transaction commits the rows are
 handed to the job queue (huey); a periodic sweeper hands over any row still owed, e.g. after a
 crash between commit and hand-over. Each row runs in its own transaction; a failure backs off
-exponentially and after MAX_ATTEMPTS the row is parked as dead, where staff can replay it.
+exponentially and after MAX_ATTEMPTS the row is parked as dead, where staff can replay it;
+handlers with their own RETRY_SCHEDULES entry retry on that schedule instead. A handler that must
+leave a trace of a failed attempt (the attempt's own transaction is rolled back) raises
+HandlerFailed with a `record` callback, run in the transaction that counts the failure.
 Handlers are idempotent: a row may run more than once, always with the same id.
 """
 
@@ -28,15 +31,39 @@ from tos.outbox.models import OutboxMessage
 log = logging.getLogger("tos.outbox")
 
 MAX_ATTEMPTS = 8
+# handler -> delays in seconds before the 2nd, 3rd, … attempt; the attempt after the last delay
+# is the last one. Seed 002 §Error Handling: webhooks back to source websites retry after
+# 1 s, 5 s, 30 s and 5 min, then go to the failed-sync queue (dead rows).
+RETRY_SCHEDULES: dict[str, tuple[int, ...]] = {
+    "channels.deliver_webhook": (1, 5, 30, 300),
+}
 _NEW = "tos_outbox_new"
 Handler = Callable[[Session, OutboxMessage], None]
 # Set by the worker module: hands committed message ids to the job queue.
 dispatcher: Callable[[list[tuple[str, dt.datetime]]], None] | None = None
 
 
+class HandlerFailed(Exception):
+    """A failed attempt whose trace must survive the rollback of the attempt's transaction:
+    `record(session)` runs in the transaction that counts the failure (unscoped, so rows it
+    adds must carry their organization_id)."""
+
+    def __init__(self, message: str, record: Callable[[Session], None]):
+        super().__init__(message)
+        self.record = record
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """2 s, 4 s, 8 s … capped at 10 minutes."""
     return dt.timedelta(seconds=min(2**attempts, 600))
+
+
+def next_delay(handler: str, attempts: int) -> dt.timedelta | None:
+    """The wait before the next attempt after `attempts` failed ones; None = give up (dead)."""
+    schedule = RETRY_SCHEDULES.get(handler)
+    if schedule is None:
+        return None if attempts >= MAX_ATTEMPTS else backoff(attempts)
+    return dt.timedelta(seconds=schedule[attempts - 1]) if attempts <= len(schedule) else None
 
 
 def emit(session: Session, event_name: str, payload: dict[str, Any]) -> list[OutboxMessage]:
@@ -99,7 +126,10 @@ def run_message(session_factory: Callable[..., Session], message_id: str) -> str
     except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
         session.rollback()
         log.warning("outbox %s failed: %s", message_id, exc, exc_info=True)
-        return _record_failure(session_factory, message_id, f"{type(exc).__name__}: {exc}")
+        hook = exc.record if isinstance(exc, HandlerFailed) else None
+        return _record_failure(
+            session_factory, message_id, f"{type(exc).__name__}: {exc}", record=hook
+        )
     finally:
         session.close()
 
@@ -112,17 +142,31 @@ def _lock(session: Session, message_id: str):
     return stmt
 
 
-def _record_failure(session_factory: Callable[..., Session], message_id: str, error: str) -> str:
+def _record_failure(
+    session_factory: Callable[..., Session],
+    message_id: str,
+    error: str,
+    *,
+    record: Callable[[Session], None] | None = None,
+) -> str:
     with session_factory(write=True) as session, tenancy.unscoped(session):
         msg = session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id))
         if msg is None or msg.status != "pending":
             return msg.status if msg else "missing"
         msg.attempts += 1
         msg.last_error = error[:2000]
-        if msg.attempts >= MAX_ATTEMPTS:
+        delay = next_delay(msg.handler, msg.attempts)
+        if delay is None:
             msg.status = "dead"
         else:
-            msg.due_at = utcnow() + backoff(msg.attempts)
+            msg.due_at = utcnow() + delay
+        if record is not None:
+            try:
+                # A savepoint: a trace that cannot be written must not lose the count.
+                with session.begin_nested():
+                    record(session)
+            except Exception:  # noqa: BLE001
+                log.exception("outbox %s: recording the failed attempt failed", message_id)
         status = msg.status
         session.commit()
         return status

@@ -64,6 +64,22 @@ def record_manual_refund(
     return entry
 
 
+def record_channel_entry(
+    session: Session, actor: Actor, booking: Booking, kind: Kind, amount: int, *,
+    reference: str | None = None, reason: str | None = None,
+) -> LedgerEntry:  # fmt: skip
+    """Money held elsewhere, as the channel reports it: `external` (a source website charged
+    it), `external_refund` (it refunded it), `on_account` (a reseller owes it)."""
+    if kind not in (Kind.EXTERNAL, Kind.EXTERNAL_REFUND, Kind.ON_ACCOUNT):
+        raise ValueError(f"{kind} is not a channel's ledger entry")
+    entry = _entry(actor, booking, kind, amount, reference=reference, reason=reason)
+    session.add(entry)
+    event = "refund.processed" if kind is Kind.EXTERNAL_REFUND else "payment.received"
+    outbox.emit(session, event, _payload(booking, entry))
+    record(session, actor, event, entry, entity_type="refund" if event[0] == "r" else "payment")
+    return entry
+
+
 def _entry(actor: Actor, booking: Booking, kind: Kind, amount: int, **fields) -> LedgerEntry:
     return LedgerEntry(
         id=new_id(),

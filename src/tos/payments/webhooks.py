@@ -206,9 +206,10 @@ def _succeeded(
     record(session, system, "payment.received", entry, entity_type="payment")
     session.flush()
     status = Status(booking.status)
-    if status is Status.CANCELLED:
-        # Paid after the hold expired (or the booking was cancelled meanwhile): the seats are
-        # gone, so the money goes back, and staff see it flagged.
+    if status in (Status.CANCELLED, Status.REFUNDED):
+        # Paid after the hold expired (or the booking was cancelled or refunded meanwhile, e.g.
+        # an intent opened before the cancel): the seats are gone, so the money goes back, and
+        # staff see it flagged.
         before = snapshot(booking)
         booking.flags = sorted({*booking.flags, "paid_after_cancellation"})
         record(session, system, "booking.flagged", booking, before=before)
