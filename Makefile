@@ -8,7 +8,7 @@ PORT ?= 8000
 # The suite runs on two processes (the machines have two cores); override with PYTEST_ARGS=.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint format migrate migration bench bench-availability bench-booking-rush bench-webhooks bench-documents clean
+.PHONY: run test lint format migrate migration bench bench-availability bench-booking-rush bench-webhooks bench-documents bench-sync bench-octo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,13 @@ bench-webhooks: $(STAMP)
 
 bench-documents: $(STAMP)
 	$(BIN)/python bench/documents.py
+
+bench-sync: $(STAMP)
+	$(BIN)/python bench/sync.py
+
+bench-octo: $(STAMP)
+	$(BIN)/python bench/octo.py
+	$(BIN)/python bench/octo.py --mode reserve
 
 bench-availability: $(STAMP)
 	$(BIN)/python bench/availability.py

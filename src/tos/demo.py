@@ -3,12 +3,15 @@
 Two tours in different timezones — a start-time walking tour in Lisbon and an opening-hours
 museum pass in Bangkok — with variants, tiers, FAQs, inclusions, a season of schedules from
 their weekly patterns (generation skips what exists, so a re-run adds only new days), a guide on
-the next departures, and a fresh owner API key printed on every run.
+the next departures, and a fresh owner API key printed on every run. The two tours are the two
+OCTO availability types (START_TIME, OPENING_HOURS); a reseller, "Demo OTA" (15 % commission),
+gets a fresh OCTO key on every run too, printed to stderr, so a reseller can try /octo at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +28,8 @@ from tos.identity.actors import Actor
 from tos.identity.models import Organization, User
 from tos.inventory import service as inventory
 from tos.inventory.models import Schedule
+from tos.octo import resellers
+from tos.octo.models import Reseller
 from tos.operations import service as operations
 from tos.operations.models import Guide
 from tos.pricing import service as pricing
@@ -199,7 +204,27 @@ def load_demo() -> str:
         _assign_next_departures(session, actor, guide)
         _pricing(session, actor, org)
         _, token = identity.create_api_key(session, actor, user_id=owner.id, name="demo")
+        reseller_token = _reseller_key(session, actor)
+    print(
+        "OCTO reseller 'Demo OTA': a new API key (Authorization: Bearer …, reaches /octo only):\n"
+        f"{reseller_token}",
+        file=sys.stderr,
+    )
     return token
+
+
+def _reseller_key(session, actor: Actor) -> str:
+    """The demo reseller (made once, with one `reseller` user) and a new key for its user."""
+    reseller = session.scalar(select(Reseller).where(Reseller.name == "Demo OTA"))
+    if reseller is None:
+        reseller = resellers.create_reseller(session, actor, {
+            "name": "Demo OTA", "contact_email": "partners@demo-ota.example",
+            "commission_bps": 1500,
+        })  # fmt: skip
+    users = resellers.reseller_users(session, reseller.id)
+    if not users:
+        return resellers.add_user_with_key(session, actor, reseller.id, name="Demo OTA")[2]
+    return resellers.add_key(session, actor, reseller.id, users[0].id, name="demo")[1]
 
 
 def _pricing(session, actor: Actor, org: Organization) -> None:

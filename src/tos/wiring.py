@@ -28,6 +28,7 @@ def routers() -> list[APIRouter]:
     from tos.identity.organization_api import router as organization
     from tos.inventory.api import router as inventory
     from tos.messaging.api import router as messaging
+    from tos.octo.api import router as octo
     from tos.operations.api import router as operations
     from tos.operations.manifest_api import router as manifests
     from tos.outbox.api import router as outbox
@@ -43,7 +44,7 @@ def routers() -> list[APIRouter]:
             manifests, bookings, customers, payments, payment_intents, payment_webhooks,
             payment_accounts, documents, messaging, outbox, booking_lifecycle_seed,
             public_catalog, public_checkout, sandbox_checkout, websites, channel_sync,
-            channel_seed, channel_admin]  # fmt: skip
+            channel_seed, channel_admin, octo]  # fmt: skip
 
 
 def _handlers() -> dict[str, Handler]:

@@ -15,6 +15,7 @@ from tos.inventory import models as inventory_models  # noqa: F401
 # Session listeners that keep derived state in step with the tables above.
 from tos.inventory import versions as inventory_versions  # noqa: E402, F401
 from tos.messaging import models as messaging_models  # noqa: F401
+from tos.octo import models as octo_models  # noqa: F401
 from tos.operations import models as operations_models  # noqa: F401
 from tos.outbox import models as outbox_models  # noqa: F401
 from tos.payments import models as payments_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""OCTO supplier API (octo.travel): resellers book TOS inventory."""
