@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from tos.catalog import parts
 from tos.catalog import service as catalog
-from tos.catalog.models import Tour, Variant
+from tos.catalog.models import PricingTier, Tour, Variant
 from tos.catalog.schemas import FaqIn, InclusionIn, PricingTierIn, TourIn, VariantIn
 from tos.core.clock import utcnow
 from tos.db import tenancy
@@ -205,12 +205,35 @@ def load_demo() -> str:
         _pricing(session, actor, org)
         _, token = identity.create_api_key(session, actor, user_id=owner.id, name="demo")
         reseller_token = _reseller_key(session, actor)
+        website_key = _website_key(session, actor)
     print(
         "OCTO reseller 'Demo OTA': a new API key (Authorization: Bearer …, reaches /octo only):\n"
-        f"{reseller_token}",
+        f"{reseller_token}\n"
+        "Seed 002 source website 'demo-site': a new X-API-Key for POST /api/bookings/sync "
+        "(package 'Alfama Morning' takes seats on the Alfama walk's Morning departures):\n"
+        f"{website_key}",
         file=sys.stderr,
     )
     return token
+
+
+def _website_key(session, actor: Actor) -> str:
+    """The demo source website (made once, its package mapped) and a new key for it; the old
+    key stops working at once."""
+    from tos.channels import websites
+    from tos.channels.models import Website
+
+    website = session.scalar(select(Website).where(Website.slug == "demo-site"))
+    if website is None:
+        website = websites.register(session, actor, slug="demo-site", name="Demo Site",
+                                    domain="demo-site.example").website  # fmt: skip
+        variant = session.scalar(select(Variant).join(Tour, Tour.id == Variant.tour_id).where(
+            Tour.slug == "alfama-fado-walk", Variant.name == "Morning"))  # fmt: skip
+        tier = session.scalar(select(PricingTier).where(
+            PricingTier.tour_id == variant.tour_id, PricingTier.name == "Adult"))  # fmt: skip
+        websites.set_package_mapping(session, actor, website, package_name="Alfama Morning",
+                                     variant_id=variant.id, pricing_tier_id=tier.id)  # fmt: skip
+    return websites.rotate_key(session, actor, website, grace_hours=0).api_key
 
 
 def _reseller_key(session, actor: Actor) -> str:

@@ -237,3 +237,24 @@ def test_payments_of_another_organization_are_404(client, org, other_org, dep):
         client.get(f"/api/v1/bookings/{b['id']}/payments", headers=other_org.headers()).status_code
         == 404
     )
+
+
+def test_a_payment_landing_after_the_booking_was_refunded_goes_back_too(client, db, org, dep):
+    b = create_booking(client, org, dep, adults=1)
+    pay(client, db, org, intent(client, org, b["id"]).json())
+    r = client.post(f"/api/v1/bookings/{b['id']}/refunds", json={"amount": 2500,
+                    "reason": "goodwill"}, headers=org.headers("accountant"))  # fmt: skip
+    assert r.status_code == 202, r.text
+    drain(db, org.id)
+    late = intent(client, org, b["id"])  # the balance is due again: a second intent opens
+    assert late.status_code == 201, late.text
+    r = client.post(f"/api/v1/bookings/{b['id']}/cancel", json={"reason": "operator"},
+                    headers=org.headers("admin"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    drain(db, org.id)
+    assert get_booking(client, org, b["id"])["status"] == "refunded"
+    pay(client, db, org, late.json())  # the customer pays the old intent anyway
+    drain(db, org.id)
+    got = get_booking(client, org, b["id"])
+    assert got["paid"] == 7500 and got["refunded"] == 7500
+    assert "paid_after_cancellation" in got["flags"] and got["status"] == "refunded"

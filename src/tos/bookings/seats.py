@@ -58,18 +58,7 @@ def take_seats(session: Session, schedule_id: str, seats: int) -> None:
 
 
 def release_seats(session: Session, schedule_id: str, seats: int) -> None:
-    if seats <= 0:
-        return
-    result = session.execute(
-        update(Schedule)
-        .where(Schedule.id == schedule_id, Schedule.seats_taken >= seats)
-        .values(seats_taken=Schedule.seats_taken - seats, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        # The counter and the bookings disagree: never paper over it.
-        raise RuntimeError(f"schedule {schedule_id} holds fewer than {seats} seats")
-    versions.bump_for_schedule(session, schedule_id)
+    _give_back(session, schedule_id, Schedule.seats_taken, seats)
 
 
 def overbook(session: Session, schedule_id: str, seats: int) -> None:
@@ -86,13 +75,19 @@ def overbook(session: Session, schedule_id: str, seats: int) -> None:
 
 
 def release_overbooked(session: Session, schedule_id: str, seats: int) -> None:
-    if seats > 0:
-        result = session.execute(
-            update(Schedule)
-            .where(Schedule.id == schedule_id, Schedule.seats_overbooked >= seats)
-            .values(seats_overbooked=Schedule.seats_overbooked - seats, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise RuntimeError(f"schedule {schedule_id} has fewer than {seats} overbooked seats")
-        versions.bump_for_schedule(session, schedule_id)
+    _give_back(session, schedule_id, Schedule.seats_overbooked, seats)
+
+
+def _give_back(session: Session, schedule_id: str, counter, seats: int) -> None:
+    if seats <= 0:
+        return
+    result = session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule_id, counter >= seats)
+        .values({counter: counter - seats, Schedule.updated_at: utcnow()})
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        # The counter and the bookings disagree: never paper over it.
+        raise RuntimeError(f"schedule {schedule_id} counts fewer than {seats} {counter.key}")
+    versions.bump_for_schedule(session, schedule_id)

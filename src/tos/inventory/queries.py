@@ -108,21 +108,19 @@ def _tour_and_tiers_stmt(with_variant: bool) -> AnySelect:
     return stmt.outerjoin(PricingTier, on_tier).where(Tour.id == bindparam("tour_id"))
 
 
+def schedule_rows() -> AnySelect:
+    """A departure's availability row (with its variant's name): what availability answers,
+    here and over OCTO, are built from."""
+    return select(
+        Schedule.id, Schedule.variant_id, Variant.name, Schedule.date, Schedule.start_time,
+        Schedule.end_time, Schedule.starts_at, Schedule.capacity, Schedule.seats_taken,
+        Schedule.status,
+    ).join(Variant, Variant.id == Schedule.variant_id)  # fmt: skip
+
+
 def _schedules_stmt(with_variant: bool, include_unavailable: bool) -> AnySelect:
     stmt: AnySelect = (
-        select(
-            Schedule.id,
-            Schedule.variant_id,
-            Variant.name,
-            Schedule.date,
-            Schedule.start_time,
-            Schedule.end_time,
-            Schedule.starts_at,
-            Schedule.capacity,
-            Schedule.seats_taken,
-            Schedule.status,
-        )  # fmt: skip
-        .join(Variant, Variant.id == Schedule.variant_id)
+        schedule_rows()
         .where(
             Schedule.tour_id == bindparam("tour_id"),
             Schedule.date >= bindparam("date_from"),

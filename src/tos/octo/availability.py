@@ -117,19 +117,7 @@ def status_of(
 
 
 _SCHEDULES_BY_ID = (
-    select(
-        Schedule.id,
-        Schedule.variant_id,
-        Variant.name,
-        Schedule.date,
-        Schedule.start_time,
-        Schedule.end_time,
-        Schedule.starts_at,
-        Schedule.capacity,
-        Schedule.seats_taken,
-        Schedule.status,
-    )  # fmt: skip
-    .join(Variant, Variant.id == Schedule.variant_id)
+    queries.schedule_rows()
     .where(
         Schedule.id.in_(bindparam("ids", expanding=True)),
         Schedule.variant_id == bindparam("variant_id"),
