@@ -47,7 +47,8 @@ def test_no_request_built_from_the_schema_makes_a_5xx(client, org):
                     return  # not sendable by an HTTP client at all
                 if r.status_code >= 500:
                     failures.append(f"{case.method} {path} {body!r} -> {r.status_code} {r.text}")
-                elif r.status_code >= 400:
+                elif r.status_code >= 400 and r.request.url.path.startswith(SEED_PATHS):
+                    # (a generated id like "../v1/x" can leave seed 002's surface altogether)
                     doc = r.json()
                     if doc.get("success") is not False or "code" not in doc:
                         failures.append(f"{case.method} {path}: not seed 002's envelope: {doc}")

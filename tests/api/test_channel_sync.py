@@ -57,10 +57,19 @@ def test_auth_and_payload_errors_use_the_seeds_codes(client, org):
         "error": "Invalid API key",
         "code": "AUTH_FAILED",
     }
-    r = sync(client, site, seed_payload(guest_count=0, customer={"name": "x", "email": "bad"}))
+    bad = seed_payload(guest_count=0, customer={"name": "x", "email": "bad"})
+    r = sync(client, site, bad)
     assert r.status_code == 422 and r.json()["code"] == "INVALID_PAYLOAD"
     paths = {tuple(f["path"]) for f in r.json()["details"]["fields"]}
     assert ("guest_count",) in paths and ("customer", "email") in paths
+    # The refused payload is in the website's sync log, with what was wrong.
+    logs = client.get(
+        "/api/v1/sync-logs",
+        headers=org.headers("admin"),
+        params={"website": site.slug, "status": "failed"},
+    ).json()["items"]
+    assert logs[0]["payload"]["source_booking_id"] == bad["source_booking_id"]
+    assert "guest_count" in logs[0]["error_message"]
     r = sync(
         client,
         site,
@@ -178,3 +187,30 @@ def test_amounts_convert_by_the_currencys_exponent(client, org):
     ).json()
     totals = sorted(b["total_amount"] for b in listed["bookings"])
     assert listed["success"] is True and totals == [85.5, 8500]
+
+
+def test_an_update_may_send_only_the_customer_fields_that_changed(client, org):
+    site = register_site(client, org)
+    body = seed_payload()
+    booking_id = sync(client, site, body).json()["booking_id"]
+    r = sync(
+        client,
+        site,
+        {
+            "event": "booking.updated",
+            "source_booking_id": body["source_booking_id"],
+            "customer": {"phone": "+66812345678"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert get_booking(client, org, booking_id)["customer"]["email"] == "john@example.com"
+    # The website's view keeps every field it sent, the changed one merged in (the CRM record
+    # keeps what it knew: a booking form never overwrites a known phone).
+    listed = client.get(
+        "/api/bookings", headers=org.headers("admin"), params={"search": body["source_booking_id"]}
+    ).json()["bookings"][0]
+    assert listed["customer"]["name"] == "John Doe"
+    assert listed["customer"]["phone"] == "+66812345678"
+    missing = sync(client, site, seed_payload(customer={"name": "No Mail"}))
+    assert missing.status_code == 422
+    assert missing.json()["details"]["fields"][0]["path"] == ["customer", "email"]

@@ -62,10 +62,6 @@ def _as_event(booking: Booking, synced: SyncedBooking, fields: dict) -> SyncEven
     given = {k: v for k, v in fields.items() if k not in ("admin_notes",)}
     if set(given) <= {"reason"}:
         return None
-    if "customer" in given:
-        given["customer"] = {**(synced.data.get("customer") or {}), **given["customer"]}
-    if "transport" in given:
-        given["transport"] = {**(synced.data.get("transport") or {}), **given["transport"]}
     return SyncEvent.model_validate(
         {"event": "booking.updated", "source_booking_id": synced.source_booking_id, **given}
     )

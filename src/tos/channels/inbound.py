@@ -92,8 +92,9 @@ def apply(session: Session, website: Website, event: SyncEvent) -> Outcome:
         if missing and event.event == "booking.created":
             raise ValidationFailed(
                 f"a new booking needs {', '.join(missing)}",
-                details={"fields": [{"path": [f], "message": "required"} for f in missing]},
-            )
+                details={"fields": [{"path": f.split("."), "message": "required"}
+                                    for f in missing]},
+            )  # fmt: skip
         if missing:
             raise ValidationFailed(
                 f"unknown source_booking_id {event.source_booking_id!r}: send the complete "
@@ -170,6 +171,9 @@ def apply_changes(
     given.pop("event", None)
     if "currency" in given and given["currency"] != booking.currency:
         raise ValidationFailed("a synced booking's currency cannot change", path=["currency"])
+    for nested in ("customer", "transport"):  # an update sends only what changed in them
+        if isinstance(given.get(nested), dict):
+            given[nested] = {**(synced.data.get(nested) or {}), **given[nested]}
     data = {**synced.data, **given}
     changed = {k for k in given if synced.data.get(k) != given[k]}
     before = snapshot(booking)

@@ -30,8 +30,10 @@ class Lenient(BaseModel):
 
 
 class SyncCustomer(Lenient):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: EmailStr
+    # Required for a new booking (SyncEvent.missing_for_create); an update may send only what
+    # changed (seed 002 §Sync Events: "Updated fields"), merged into what TOS has.
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    email: EmailStr | None = None
     phone: Annotated[str, Field(max_length=40)] | None = None
     country_code: Annotated[str, Field(max_length=8)] | None = None
     special_requests: Text | None = None
@@ -94,7 +96,11 @@ class SyncEvent(Lenient):
         return _plain(self.model_dump(mode="python", exclude_unset=True))
 
     def missing_for_create(self) -> list[str]:
-        return [f for f in REQUIRED_FOR_CREATE if getattr(self, f) is None]
+        missing = [f for f in REQUIRED_FOR_CREATE if getattr(self, f) is None]
+        if self.customer is not None:
+            missing += [f"customer.{f}" for f in ("name", "email")
+                        if getattr(self.customer, f) is None]  # fmt: skip
+        return missing
 
     def canonical_hash(self) -> str:
         """Two deliveries of the same booking.created hash alike (canonical JSON: sorted keys,

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,11 +24,37 @@ from tos.channels import (
 from tos.channels.models import SyncLog, Website
 from tos.channels.schemas import SeedError, SyncEvent, SyncOk
 from tos.core.errors import AppError
+from tos.core.http import field_errors
 from tos.core.ratelimit import limiter
 from tos.db import tenancy
 from tos.db.deps import open_request_session
 
-router = APIRouter(tags=["seed 002: channels hub"])
+log = logging.getLogger("tos.channels.sync")
+
+
+class LoggedSyncRoute(APIRoute):
+    """A payload the schema refuses never reaches the route function, yet the website wants to
+    see it in its sync log (seed 002: "Track sync events for debugging"): logged here, then
+    answered INVALID_PAYLOAD as usual."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raw = await request.body()
+                try:
+                    await run_in_threadpool(_log_refused, request, raw, exc)
+                except Exception:  # noqa: BLE001 - the answer matters more than its log line
+                    log.warning("could not log a refused sync payload", exc_info=True)
+                raise
+
+        return route_handler
+
+
+router = APIRouter(tags=["seed 002: channels hub"], route_class=LoggedSyncRoute)
 
 _ERRORS = {
     401: {"model": SeedError, "description": "AUTH_FAILED: invalid or missing API key"},
@@ -46,7 +78,9 @@ def require_website(request: Request) -> Iterator[WebsiteCall]:
         website = websites.authenticate(session, request.headers.get("x-api-key"))
         tenancy.set_scope(session, website.organization_id)
         limiter.check("sync", website.id)
-        yield WebsiteCall(session, website)
+        call = WebsiteCall(session, website)
+        request.state.sync_call = call  # a refused payload is logged in this session
+        yield call
 
 
 @router.post("/api/bookings/sync", response_model=SyncOk, responses=_ERRORS)  # type: ignore[arg-type]
@@ -72,6 +106,30 @@ def sync_booking(body: SyncEvent, call: WebsiteCall = Depends(require_website)) 
             session.commit()
             raise
     raise AssertionError("unreachable")
+
+
+def _log_refused(request: Request, raw: bytes, exc: RequestValidationError) -> None:
+    call: WebsiteCall | None = getattr(request.state, "sync_call", None)
+    if call is None:
+        return  # not authenticated: nobody to log it for
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        payload = {"unparsed": raw[:2000].decode("utf-8", "replace")}
+    event = payload.get("event")
+    fields = "; ".join(
+        f"{'.'.join(str(p) for p in f['path'])}: {f['message']}" for f in field_errors(exc)
+    )  # fmt: skip
+    session, website = call.session, call.website
+    row = SyncLog(
+        organization_id=website.organization_id, website_id=website.id, direction="inbound",
+        event_type=str(event)[:40] if event else "invalid", payload=payload, status="failed",
+        error_message=f"INVALID_PAYLOAD: {fields}"[:4000],
+    )  # fmt: skip
+    session.add(row)
+    session.commit()
 
 
 def _log(session: Session, org_id: str, website_id: str, booking_id: str | None,

@@ -64,5 +64,7 @@ class ValidationFailed(AppError):
         path: list[str | int] | None = None,
         details: dict[str, Any] | None = None,
     ):
-        fields = {"fields": [{"path": path or [], "message": message or self.message}]}
-        super().__init__(message or self.message, details={**(details or {}), **fields})
+        details = dict(details or {})
+        # Several fields at fault: the caller lists them; otherwise the one at `path`.
+        details.setdefault("fields", [{"path": path or [], "message": message or self.message}])
+        super().__init__(message or self.message, details=details)
