@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from tests.booking_builders import create_booking, get_booking, make_departure
+from tests.booking_builders import add_schedule, create_booking, get_booking, make_departure
 from tests.channel_builders import register_site, seed_payload, sync
 from tos.inventory.models import Schedule
 
@@ -87,3 +87,23 @@ def test_no_departure_at_that_time_is_flagged_and_takes_no_seat(client, org, db)
     booking = get_booking(client, org, r.json()["booking_id"])
     assert booking["schedule_id"] is None and "no_departure" in booking["flags"]
     assert _counts(db, org, dep.schedule_id) == (0, 0)
+
+
+def test_staff_move_a_synced_booking_with_put_not_rebook(client, org, db):
+    dep, site, when = _mapped(client, org, db, capacity=10)
+    later = add_schedule(db, org.id, dep.tour_id, dep.variant_id, capacity=10, days_ahead=12,
+                         hour=14)  # fmt: skip
+    body = seed_payload(**when, guest_count=2)
+    booking_id = sync(client, site, body).json()["booking_id"]
+    r = client.post(f"/api/v1/bookings/{booking_id}/rebook", headers=org.headers("admin"),
+                    json={"schedule_id": later})  # fmt: skip
+    assert r.status_code == 409 and r.json()["error"]["code"] == "SYNCED_BOOKING"
+    # Through seed 002's PUT the website's price stays and the seats follow the new slot.
+    r = client.put(f"/api/bookings/{booking_id}", headers=org.headers("manager"),
+                   json={"time_slot": "14:00", "guest_count": 3})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["updated_fields"] == ["guest_count", "time_slot"]
+    assert _counts(db, org, dep.schedule_id) == (0, 0)
+    assert _counts(db, org, later) == (3, 0)
+    booking = get_booking(client, org, booking_id)
+    assert booking["schedule_id"] == later and booking["total"] == 850_000

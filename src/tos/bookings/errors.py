@@ -21,3 +21,11 @@ class RefundExceedsPaid(Conflict):
 class BookingClosed(Conflict):
     code = "BOOKING_CLOSED"
     message = "This booking takes no more changes of this kind"
+
+
+class SyncedElsewhere(Conflict):
+    """A source website's booking keeps the website's date, price and seats (seed 002): it is
+    moved with PUT /api/bookings/{id}, which applies the website's rules and tells it."""
+
+    code = "SYNCED_BOOKING"
+    message = "This booking belongs to a source website: change it with PUT /api/bookings/{id}"

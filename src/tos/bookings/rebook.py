@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tos.audit.service import record, snapshot
-from tos.bookings.errors import BookingClosed
+from tos.bookings.errors import BookingClosed, SyncedElsewhere
 from tos.bookings.lifecycle import Status
 from tos.bookings.models import Booking, BookingLine
 from tos.bookings.seats import release_seats, take_seats
@@ -69,6 +69,8 @@ def rebook(
     line_items: list[Any] | None,
 ) -> Rebooked:
     """`booking` must be row-locked (get_booking(lock=True))."""
+    if booking.website_id is not None:
+        raise SyncedElsewhere(details={"booking_id": booking.id})
     if Status(booking.status) not in REBOOKABLE:
         raise BookingClosed(
             f"a {booking.status} booking cannot be moved",
