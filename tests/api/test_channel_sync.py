@@ -214,3 +214,15 @@ def test_an_update_may_send_only_the_customer_fields_that_changed(client, org):
     missing = sync(client, site, seed_payload(customer={"name": "No Mail"}))
     assert missing.status_code == 422
     assert missing.json()["details"]["fields"][0]["path"] == ["customer", "email"]
+
+
+def test_a_website_never_refunds_more_than_came_in(client, org):
+    site = register_site(client, org)
+    body = seed_payload(total_amount=1000, addons=[])
+    booking_id = sync(client, site, body).json()["booking_id"]
+    r = sync(client, site, {"event": "booking.refunded",
+                            "source_booking_id": body["source_booking_id"],
+                            "refund_amount": 99_999})  # fmt: skip
+    assert r.status_code == 200, r.text
+    b = get_booking(client, org, booking_id)
+    assert b["paid"] == b["refunded"] == 100_000 and b["status"] == "refunded"

@@ -65,7 +65,7 @@ def record_change(
     named = ENTRY_EVENTS.get(Status(booking.status))
     if named:
         outbox.emit(session, named, payload)
-    if booking.website_id is not None and _website_may_not_know(actor, booking, from_status):
+    if booking.website_id is not None and _owes_website(actor, booking, from_status):
         # A source website's booking: the channels hub owes the website a webhook.
         outbox.emit(session, "sync.status_changed", payload)
     action = "booking.created" if from_status is None else "booking.status_changed"
@@ -73,11 +73,7 @@ def record_change(
     return event
 
 
-def _website_may_not_know(actor: Actor, booking: Booking, from_status: str | None) -> bool:
-    """Not its own change (no echo), and a change the website's vocabulary can see (seed 002
-    calls payment_confirmed … documents_generated all "confirmed")."""
-    from tos.channels.statuses import to_seed
+def _owes_website(actor: Actor, booking: Booking, from_status: str | None) -> bool:
+    from tos.channels.outbound import owes_status_webhook
 
-    if actor.type == "channel" and actor.id == booking.website_id:
-        return False
-    return from_status is None or to_seed(from_status) != to_seed(booking.status)
+    return owes_status_webhook(booking, actor.type, actor.id, from_status, booking.status)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 import tos.channels.envelope  # noqa: F401 - registers seed 002's error envelope for /api/admin/
 from tos.channels import outbound, websites
@@ -78,12 +78,9 @@ def _website_ids(ctx: Context, ref: str | None) -> list[str] | None:
     ids: list[str] | None = None
     if ref is not None:
         ids = [websites.get(ctx.session, ref, include_deleted=True).id]
-    grants = ctx.user.website_grants
+    grants = ctx.user.website_grants  # website ids (channels.grants)
     if grants:
-        granted = ctx.session.scalars(
-            select(Website.id).where(or_(Website.id.in_(grants), Website.slug.in_(grants)))
-        ).all()
-        ids = [i for i in (ids if ids is not None else granted) if i in granted]
+        ids = [i for i in (ids if ids is not None else grants) if i in grants]
     return ids
 
 

@@ -18,7 +18,8 @@ from tos.identity.service import get_user
 
 def of_user(session: Session, user_id: str) -> GrantsOut:
     user = get_user(session, user_id)
-    slugs = dict(session.execute(select(Website.id, Website.slug)).all())
+    granted = select(Website.id, Website.slug).where(Website.id.in_(user.website_grants))
+    slugs = dict(session.execute(granted).all())
     return GrantsOut(user_id=user.id, websites=[slugs.get(w, w) for w in user.website_grants])
 
 

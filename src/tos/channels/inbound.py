@@ -409,20 +409,20 @@ def _record_refund(session: Session, actor: Actor, booking: Booking, event: Sync
             )
         )
     )
-    if event.refund_amount is not None:
-        wanted = _minor(booking.currency)(event.given()["refund_amount"], ["refund_amount"])
+    stated = event.given().get("refund_amount")
+    if stated is not None:
+        wanted = _minor(booking.currency)(stated, ["refund_amount"])
     else:
         wanted = totals.paid_in
     amount = min(wanted - external_refunded, totals.refundable)
     if amount > 0:
         record_channel_entry(session, actor, booking, Kind.EXTERNAL_REFUND, amount,
                              reason=event.reason or "refunded by the source website")  # fmt: skip
-        data["refunded_amount"] = event.given().get("refund_amount")
+        data["refunded_amount"] = stated
     totals = ledger_totals(session, booking.id)
     if totals.refunded >= totals.paid_in:
         return "refunded"
-    stated = event.status if event.status != "refunded" else None
-    return stated
+    return event.status if event.status != "refunded" else None
 
 
 def _customer(session: Session, actor: Actor, customer: dict[str, Any]) -> str:

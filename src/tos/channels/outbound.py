@@ -54,6 +54,18 @@ def is_echo(booking: Booking, actor_type: str | None, actor_id: str | None) -> b
     return actor_type == "channel" and actor_id is not None and actor_id == booking.website_id
 
 
+def owes_status_webhook(booking: Booking, actor_type: str | None, actor_id: str | None,
+                        from_status: str | None, to_status: str) -> bool:  # fmt: skip
+    """A lifecycle change the website should hear of: not its creation, not the website's own
+    change, and visible in its vocabulary (payment_confirmed … documents_generated are all
+    "confirmed" to it)."""
+    return (
+        from_status is not None
+        and not is_echo(booking, actor_type, actor_id)
+        and to_seed(from_status) != to_seed(to_status)
+    )
+
+
 def _live_website(session: Session, booking: Booking) -> Website | None:
     if booking.website_id is None:
         return None
@@ -140,14 +152,13 @@ def on_status_changed(session: Session, message: OutboxMessage) -> None:
     booking = session.get(Booking, p["booking_id"])
     if booking is None or booking.website_id is None:
         return
-    to_status = to_seed(p["to_status"])
-    from_status = to_seed(p["from_status"]) if p.get("from_status") else None
     _remember(session, booking, {"status": to_seed(booking.status)})
-    if from_status == to_status or is_echo(booking, p.get("actor_type"), p.get("actor_id")):
-        return  # e.g. payment_confirmed -> supplier_confirmed: still "confirmed" to the site
-    if from_status is None or (p.get("metadata") or {}).get("sync_back") is False:
-        return  # a creation is not an edit; an edit that sends its own combined webhook
-    data: dict[str, Any] = {"status": to_status}
+    if not owes_status_webhook(booking, p.get("actor_type"), p.get("actor_id"),
+                               p.get("from_status"), p["to_status"]):  # fmt: skip
+        return
+    if (p.get("metadata") or {}).get("sync_back") is False:
+        return  # an edit that sends its own combined webhook (PUT /api/bookings/{id})
+    data: dict[str, Any] = {"status": to_seed(p["to_status"])}
     if p.get("note"):
         data["admin_notes"] = p["note"]
         _remember(session, booking, {"admin_notes": p["note"]})

@@ -126,7 +126,9 @@ def seed_bookings(session: Session, bookings: list[Booking]) -> list[SeedBooking
     ids = [b.id for b in bookings]
     synced = {s.booking_id: s for s in session.scalars(
         select(SyncedBooking).where(SyncedBooking.booking_id.in_(ids)))}  # fmt: skip
-    slugs = dict(session.execute(select(Website.id, Website.slug)).all())
+    site_ids = {b.website_id for b in bookings if b.website_id}
+    sites = select(Website.id, Website.slug).where(Website.id.in_(site_ids))
+    slugs = dict(session.execute(sites).all()) if site_ids else {}
     customers = {c.id: c for c in session.scalars(
         select(Customer).where(Customer.id.in_({b.customer_id for b in bookings})))}  # fmt: skip
     totals = totals_by_booking(session, ids)

@@ -128,6 +128,12 @@ def require(perm: Perm) -> Callable[..., Iterator[Context]]:
     return dependency
 
 
+def context_for(request: Request, session: Session, perm: Perm) -> Context:
+    """The request's context for `perm` on an open session (surfaces that add their own checks
+    after this one, e.g. /octo's reseller link)."""
+    return _context(request, session, perm)
+
+
 def _context(request: Request, session: Session, perm: Perm) -> Context:
     user, org = authenticate(session, _bearer(request))
     tenancy.set_scope(session, org.id)

@@ -13,13 +13,11 @@ from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tos.core.errors import Forbidden, Unauthenticated
-from tos.db import tenancy
+from tos.core.errors import Forbidden
 from tos.db.deps import open_request_session
 from tos.identity.actors import Actor
-from tos.identity.auth import Org, authenticate
-from tos.identity.permissions import Perm, Role, scope_for
-from tos.identity.tokens import TOKEN_PREFIX
+from tos.identity.auth import Org, context_for
+from tos.identity.permissions import Perm
 from tos.octo.capabilities import CONTENT, PRICING, requested
 from tos.octo.models import Reseller, ResellerUser
 
@@ -73,23 +71,16 @@ _RESELLER = select(Reseller.id, Reseller.name, Reseller.commission_bps, Reseller
 
 
 def _context(request: Request, session: Session) -> OctoContext:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):
-        raise Unauthenticated("Send a reseller API key as Authorization: Bearer <key>")
-    user, org = authenticate(session, token.strip())
-    if scope_for(user.role, Perm.OCTO_ACCESS) is None:
-        raise Forbidden(f"a {user.role} key does not reach the OCTO API; use a reseller key")
-    tenancy.set_scope(session, org.id)
-    row = session.execute(_RESELLER.where(ResellerUser.user_id == user.id)).first()
+    # The key, the permission table (only `reseller` reaches /octo) and the actor: identity's
+    # one path; then the reseller this user acts for.
+    ctx = context_for(request, session, Perm.OCTO_ACCESS)
+    row = session.execute(_RESELLER.where(ResellerUser.user_id == ctx.user.id)).first()
     if row is None or not row.active:
         raise Forbidden("this key's reseller is not active with this supplier")
-    actor = Actor(type=user.actor_type, id=user.id, organization_id=org.id,
-                  role=Role(user.role), name=user.name)  # fmt: skip
-    request.state.actor = actor
     return OctoContext(
         session=session,
-        actor=actor,
-        organization=org,
+        actor=ctx.actor,
+        organization=ctx.organization,
         reseller=ResellerTerms(row.id, row.name, row.commission_bps),
         capabilities=requested(request.headers.get("octo-capabilities")),
         base_url=str(request.base_url).rstrip("/"),

@@ -74,9 +74,10 @@ def record_channel_entry(
         raise ValueError(f"{kind} is not a channel's ledger entry")
     entry = _entry(actor, booking, kind, amount, reference=reference, reason=reason)
     session.add(entry)
-    event = "refund.processed" if kind is Kind.EXTERNAL_REFUND else "payment.received"
+    refund = kind is Kind.EXTERNAL_REFUND
+    event = "refund.processed" if refund else "payment.received"
     outbox.emit(session, event, _payload(booking, entry))
-    record(session, actor, event, entry, entity_type="refund" if event[0] == "r" else "payment")
+    record(session, actor, event, entry, entity_type="refund" if refund else "payment")
     return entry
 
 
